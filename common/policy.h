@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * policy.h — the policy model shared by sluicectl, the controller and the agent:
+ * semantic validation, canonical packing and content hash, YAML parsing with
+ * file:line:column errors, and a JSON rendering in the same schema as the YAML
+ * (so `sluicectl get rules -o json` can be fed back to `apply -f`).
+ *
+ * The in-memory form is the generated protobuf-c type Sluice__V1__Policy. Every
+ * policy this module returns is heap-allocated piece by piece with malloc, so
+ * policy__free() (== sluice__v1__policy__free_unpacked) releases it whether it was
+ * unpacked from bytes or built by the YAML parser.
+ */
+#ifndef SLUICE_POLICY_H
+#define SLUICE_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sluice/v1/policy.pb-c.h"
+
+#define POLICY_DEFAULT_CAPACITY 16384 /* rules per generation, the agent's default */
+#define POLICY_MAX_SNAPLEN 256
+#define POLICY_MAX_NAME 63            /* rule and route names: [A-Za-z0-9._-], 1..63 chars */
+#define POLICY_HASH_HEX 65            /* sha256 in hex + NUL */
+
+/*
+ * Checks what the wire format cannot: names present, unique and well-formed; CIDRs
+ * 4 or 16 bytes with a prefix in range and no host bits; ports 1..65535 with lo <= hi;
+ * a protocol that has ports when ports are given; tcp_flags only with tcp; rate limits
+ * with exactly one of pps/bps; sample snaplen <= 256; routes with a VIP, a port,
+ * backends of the VIP's family and weights that do not sum to 0; at most capacity rules.
+ * Returns 0, or -EINVAL with a message naming the object and the field, such as
+ * "rule 'orders-api-limit': dst_ports: 70000 is not a port (1-65535)".
+ */
+int policy__validate(const Sluice__V1__Policy *p, uint32_t rule_capacity, char *err, size_t errlen);
+
+/* sha256 (hex) of the canonical encoding of the rules and routes (the rollout hint is
+ * not content). Equal policies hash equal. 0 or -errno. */
+int policy__hash(const Sluice__V1__Policy *p, char out[POLICY_HASH_HEX]);
+
+/* Packs into a malloc'd buffer. 0 or -ENOMEM. */
+int policy__pack(const Sluice__V1__Policy *p, uint8_t **out, size_t *len);
+
+/* Unpacks bytes; NULL + errno (EBADMSG) when they are not a Policy. */
+Sluice__V1__Policy *policy__unpack(const uint8_t *buf, size_t len);
+
+/* Deep copy through pack/unpack. NULL + errno. */
+Sluice__V1__Policy *policy__dup(const Sluice__V1__Policy *p);
+
+/* Frees a policy from any function here. Accepts NULL. */
+void policy__free(Sluice__V1__Policy *p);
+
+/*
+ * Parses a policy file (YAML, DESIGN.md §5). path "-" reads stdin; a directory reads
+ * every *.yaml / *.yml file in it (sorted by name) and merges their rules and routes.
+ * On error returns -EINVAL (or -errno for I/O) and writes
+ * "FILE:LINE:COL: rule 'NAME': FIELD: what is wrong" to err. Runs policy__validate
+ * with rule_capacity, so a parsed policy is a valid one.
+ */
+int policy_yaml__parse_file(const char *path, uint32_t rule_capacity, Sluice__V1__Policy **out, char *err,
+			    size_t errlen);
+
+/* The same for text already in memory; name is used in error messages. */
+int policy_yaml__parse_string(const char *name, const char *text, size_t len, uint32_t rule_capacity,
+			      Sluice__V1__Policy **out, char *err, size_t errlen);
+
+/* JSON in the policy file's schema: {"rules":[...],"routes":[...]}. New reference. */
+json_t *policy_json__from_policy(const Sluice__V1__Policy *p);
+
+/* One rule or route in that schema. New reference. */
+json_t *policy_json__rule(const Sluice__V1__Rule *r);
+json_t *policy_json__route(const Sluice__V1__Route *r);
+
+/* "10.0.0.0/8", "2001:db8::/32"; a full-length prefix prints as the bare address. */
+int policy__format_cidr(const uint8_t *addr, size_t addr_len, uint32_t prefix_len, char *buf, size_t len);
+
+/* "tcp", "udp", "icmp", "icmpv6", "any", or the number. Never NULL. */
+const char *policy__proto_name(uint32_t proto, char buf[8]);
+
+/* "pass", "drop", "count", "rate_limit". Never NULL. */
+const char *policy__action_name(Sluice__V1__Action a);
+
+#endif

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * rpc.h — sluice's wrapper over gRPC's C core. This is the only interface through which
+ * sluice talks gRPC; nothing else includes <grpc/grpc.h>. Messages cross it as packed
+ * protobuf bytes: callers pack and unpack, the wrapper moves bytes.
+ *
+ * Server: unary and bidirectional-streaming handlers, all called on the server's one
+ * completion-queue thread, so state touched only from handlers needs no locks.
+ * rpc_server__post() runs a function on that thread from any other thread.
+ *
+ * Client: blocking unary calls with a deadline, and a client stream driven by one
+ * thread through rpc_client_stream__next().
+ *
+ * TLS: pass an rpc_tls with all three files for mTLS, or NULL for plaintext.
+ */
+#ifndef SLUICE_RPC_H
+#define SLUICE_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* gRPC status codes, same numbers as grpc_status_code. */
+enum rpc_code {
+	RPC_OK = 0,
+	RPC_CANCELLED = 1,
+	RPC_UNKNOWN = 2,
+	RPC_INVALID_ARGUMENT = 3,
+	RPC_DEADLINE_EXCEEDED = 4,
+	RPC_NOT_FOUND = 5,
+	RPC_ALREADY_EXISTS = 6,
+	RPC_PERMISSION_DENIED = 7,
+	RPC_RESOURCE_EXHAUSTED = 8,
+	RPC_FAILED_PRECONDITION = 9,
+	RPC_ABORTED = 10,
+	RPC_OUT_OF_RANGE = 11,
+	RPC_UNIMPLEMENTED = 12,
+	RPC_INTERNAL = 13,
+	RPC_UNAVAILABLE = 14,
+	RPC_DATA_LOSS = 15,
+	RPC_UNAUTHENTICATED = 16,
+};
+
+/* Name of a code ("UNAVAILABLE"); never NULL. */
+const char *rpc_code__name(enum rpc_code code);
+
+/* Maps a -errno from sluice code to the status code a client should see. */
+enum rpc_code rpc_code__from_errno(int err);
+
+struct rpc_tls {
+	const char *cert_file; /* our certificate (PEM) */
+	const char *key_file;  /* its private key (PEM) */
+	const char *ca_file;   /* CA that signs the peer's certificate (PEM) */
+};
+
+/* Heap buffer owned by whoever holds it; free(data) releases it. */
+struct rpc_buf {
+	uint8_t *data;
+	size_t len;
+};
+
+struct rpc_status {
+	enum rpc_code code;
+	char message[512];
+};
+
+/* Who called: filled from the TLS auth context, or only the address when plaintext. */
+struct rpc_peer {
+	bool authenticated;   /* mTLS verified the peer's certificate */
+	char identity[256];   /* certificate subject CN; empty when plaintext */
+	char group[256];      /* certificate subject O; empty when plaintext or absent */
+	char address[128];    /* "ipv4:127.0.0.1:5432" as gRPC names it */
+};
+
+/* ---- server ------------------------------------------------------------------------ */
+
+struct rpc_server;
+struct rpc_stream;
+
+/*
+ * Unary handler, called on the server thread. On RPC_OK the handler puts a malloc'd
+ * response in *resp (the wrapper frees it); otherwise it writes a message to errmsg.
+ */
+typedef enum rpc_code (*rpc_unary_fn)(void *user, const struct rpc_peer *peer, const uint8_t *req,
+				      size_t req_len, struct rpc_buf *resp, char *errmsg, size_t errmsg_len);
+
+/* Bidirectional stream callbacks, all called on the server thread. */
+struct rpc_stream_ops {
+	/* A new stream: return 0 to accept (and set *stream_user), or an rpc_code to refuse it. */
+	int (*on_open)(void *user, struct rpc_stream *s, const struct rpc_peer *peer, void **stream_user);
+	/* One message from the peer. The bytes are valid only during the call. */
+	void (*on_message)(void *user, struct rpc_stream *s, void *stream_user, const uint8_t *msg, size_t len);
+	/* The stream is over (peer closed, vanished, keepalive failed, or we finished it).
+	 * Called exactly once per accepted stream; s is invalid after it returns. */
+	void (*on_close)(void *user, struct rpc_stream *s, void *stream_user);
+};
+
+struct rpc_server_opts {
+	const char *listen;          /* "127.0.0.1:7443", "0.0.0.0:7443" or "[::]:7443" */
+	const struct rpc_tls *tls;   /* NULL: plaintext */
+	size_t max_message;          /* 0: 16 MiB */
+	int keepalive_ms;            /* ping interval for idle connections; 0: 2000 */
+	int keepalive_timeout_ms;    /* a ping unanswered this long kills the connection; 0: 3000 */
+};
+
+/* NULL + errno on failure. Register handlers, then start. */
+struct rpc_server *rpc_server__new(const struct rpc_server_opts *opts);
+
+/* method is the full path, "/sluice.v1.ControlService/ApplyPolicy". 0 or -errno. */
+int rpc_server__add_unary(struct rpc_server *srv, const char *method, rpc_unary_fn fn, void *user);
+int rpc_server__add_stream(struct rpc_server *srv, const char *method, const struct rpc_stream_ops *ops,
+			   void *user);
+
+/* Binds and starts the server thread. Returns the bound port (> 0) or -errno
+ * (-EADDRINUSE when the address cannot be bound). */
+int rpc_server__start(struct rpc_server *srv);
+
+/* Runs fn(arg) on the server thread as soon as it can. Thread-safe. 0 or -errno. */
+int rpc_server__post(struct rpc_server *srv, void (*fn)(void *arg), void *arg);
+
+/* Calls fn(arg) on the server thread every interval_ms (one tick function per server). */
+int rpc_server__set_tick(struct rpc_server *srv, int interval_ms, void (*fn)(void *arg), void *arg);
+
+/* Stops accepting, finishes open streams (on_close runs for each), waits for the
+ * server thread and frees everything. Accepts NULL. Call from outside the server thread. */
+void rpc_server__free(struct rpc_server *srv);
+
+/* Queues a copy of msg on the stream; messages go out in order, one at a time.
+ * Server thread only. 0, -EPIPE when the stream is closing, -ENOMEM. */
+int rpc_stream__send(struct rpc_stream *s, const uint8_t *msg, size_t len);
+
+/* Messages queued and not yet written to the transport (for backpressure). */
+size_t rpc_stream__queued(const struct rpc_stream *s);
+
+/* Ends the stream with a status once the queued messages are sent. Server thread only. */
+void rpc_stream__finish(struct rpc_stream *s, enum rpc_code code, const char *message);
+
+/* ---- client ------------------------------------------------------------------------ */
+
+struct rpc_channel;
+struct rpc_client_stream;
+
+struct rpc_channel_opts {
+	size_t max_message;       /* 0: 16 MiB */
+	int keepalive_ms;         /* 0: 5000 */
+	int keepalive_timeout_ms; /* 0: 5000 */
+	const char *target_name_override; /* TLS: name to check in the server certificate; NULL: from target */
+};
+
+/* target is "127.0.0.1:7443". opts may be NULL. NULL + errno on failure. */
+struct rpc_channel *rpc_channel__new(const char *target, const struct rpc_tls *tls,
+				     const struct rpc_channel_opts *opts);
+void rpc_channel__free(struct rpc_channel *ch);
+
+/* A blocking unary call. On RPC_OK *resp holds the response (caller frees resp->data);
+ * otherwise st (if not NULL) holds the code and the server's or transport's message. */
+enum rpc_code rpc_channel__unary(struct rpc_channel *ch, const char *method, const uint8_t *req, size_t req_len,
+				 int timeout_ms, struct rpc_buf *resp, struct rpc_status *st);
+
+/* Opens a bidirectional stream. Never blocks: a down server shows as RPC_EV_CLOSED
+ * with UNAVAILABLE from __next(). NULL + errno on failure. */
+struct rpc_client_stream *rpc_client_stream__open(struct rpc_channel *ch, const char *method);
+
+/* Queues a copy of msg; it is written when the previous one finishes. 0 or -EPIPE/-ENOMEM. */
+int rpc_client_stream__send(struct rpc_client_stream *cs, const uint8_t *msg, size_t len);
+
+enum rpc_event { RPC_EV_TIMEOUT = 0, RPC_EV_MESSAGE = 1, RPC_EV_CLOSED = 2 };
+
+/* Waits up to timeout_ms for the next event. RPC_EV_MESSAGE: *msg holds the message
+ * (caller frees msg->data). RPC_EV_CLOSED: *st holds the final status; only __close is
+ * valid afterwards. */
+enum rpc_event rpc_client_stream__next(struct rpc_client_stream *cs, int timeout_ms, struct rpc_buf *msg,
+				       struct rpc_status *st);
+
+/* Cancels if still open, waits for outstanding operations, frees. Accepts NULL. */
+void rpc_client_stream__close(struct rpc_client_stream *cs);
+
+/* Call once per process before any other rpc_ function, and rpc__shutdown() at the end. */
+void rpc__init(void);
+void rpc__shutdown(void);
+
+#endif
