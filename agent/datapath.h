@@ -10,6 +10,9 @@
  * dp__apply() compiles a policy into a complete new generation of maps and switches
  * to it with one map update; on any error the old generation stays live.
  *
+ * With no pin directory and no interfaces, dp__open() only loads the program: tests and
+ * benchmarks use that to run it on crafted packets.
+ *
  * dp__close() releases the agent's handles but leaves the pinned programs attached:
  * enforcement outlives the agent. dp__destroy_pins() removes everything (tests, uninstall).
  */
@@ -61,6 +64,15 @@ uint32_t dp__rules_used(const struct dp *dp);
  * dp__fill_status or dp__close; the caller must not free them.
  */
 int dp__fill_status(struct dp *dp, Sluice__V1__Status *st);
+
+/* Packets and bytes counted for the live rule called name. 0, or -ENOENT. */
+int dp__rule_counter(struct dp *dp, const char *name, uint64_t *packets, uint64_t *bytes);
+
+/* Datapath counters by reason (enum sl_stat in bpf/sluice_abi.h), summed over CPUs. */
+int dp__stats(struct dp *dp, uint64_t out[]);
+
+/* The inspection program's fd (tests and benchmarks run it with BPF_PROG_TEST_RUN). */
+int dp__prog_fd(const struct dp *dp);
 
 /* Detaches and removes every pin under pin_dir that sluice made. 0 or -errno. */
 int dp__destroy_pins(const char *pin_dir);

@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * compile.c — policy -> generation tables (see compile.h and bpf/lib/classify.h).
+ *
+ * Rules get bit positions in priority order (priority, then position in the policy).
+ * For every packet field the value space is cut into classes whose members are allowed
+ * by exactly the same rules; each class's bitmap is interned, so fields and classes
+ * with equal bitmaps share one entry:
+ *   - prefixes: every distinct CIDR of a field becomes an LPM entry whose bitmap is the
+ *     rules that list it or any shorter prefix containing it, plus the rules without
+ *     that field; 0/0 is always present so every address finds a class;
+ *   - ports: the boundaries of all ranges cut 0..65535 into intervals, swept once;
+ *   - protocol and TCP flags: one class per (protocol, flags) key.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile.h"
+
+#define MAX_CLASSES (1u << 20)
+
+struct builder {
+	struct compile_gen *g;
+	uint32_t cap_classes;
+	/* open-addressing index over g->bitmaps for interning */
+	uint32_t *index;
+	uint32_t index_size; /* power of two */
+	uint64_t *scratch;   /* one bitmap */
+	uint64_t *wild;      /* rules that do not constrain the field being built */
+};
+
+static uint64_t hash_words(const uint64_t *w, uint32_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (uint32_t i = 0; i < n; i++) {
+		h ^= w[i];
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+static int index_grow(struct builder *b)
+{
+	uint32_t size = b->index_size ? b->index_size * 2 : 1024;
+	uint32_t *idx = malloc(sizeof(*idx) * size);
+
+	if (!idx)
+		return -ENOMEM;
+	memset(idx, 0xff, sizeof(*idx) * size);
+	for (uint32_t c = 0; c < b->g->n_classes; c++) {
+		uint64_t h = hash_words(compile__bitmap(b->g, c), b->g->n_words);
+		uint32_t i = (uint32_t)h & (size - 1);
+
+		while (idx[i] != UINT32_MAX)
+			i = (i + 1) & (size - 1);
+		idx[i] = c;
+	}
+	free(b->index);
+	b->index = idx;
+	b->index_size = size;
+	return 0;
+}
+
+/* Returns the class id of bitmap bm (first n_words words), adding it if new; -errno. */
+static int64_t intern(struct builder *b, const uint64_t *bm)
+{
+	struct compile_gen *g = b->g;
+	uint32_t nw = g->n_words;
+	uint64_t h;
+	uint32_t i;
+
+	if (g->n_classes * 2 >= b->index_size && index_grow(b))
+		return -ENOMEM;
+	h = hash_words(bm, nw);
+	for (i = (uint32_t)h & (b->index_size - 1); b->index[i] != UINT32_MAX; i = (i + 1) & (b->index_size - 1)) {
+		if (memcmp(compile__bitmap(g, b->index[i]), bm, nw * sizeof(uint64_t)) == 0)
+			return b->index[i];
+	}
+	if (g->n_classes >= MAX_CLASSES)
+		return -E2BIG;
+	if (g->n_classes == b->cap_classes) {
+		uint32_t cap = b->cap_classes ? b->cap_classes * 2 : 64;
+		uint64_t *bms = realloc(g->bitmaps, (size_t)cap * SL_MAX_WORDS * sizeof(uint64_t));
+
+		if (!bms)
+			return -ENOMEM;
+		g->bitmaps = bms;
+		b->cap_classes = cap;
+	}
+	uint64_t *dst = g->bitmaps + (size_t)g->n_classes * SL_MAX_WORDS;
+	memset(dst, 0, SL_MAX_WORDS * sizeof(uint64_t));
+	memcpy(dst, bm, nw * sizeof(uint64_t));
+	b->index[i] = g->n_classes;
+	return g->n_classes++;
+}
+
+static inline void bit_set(uint64_t *bm, uint32_t i)
+{
+	bm[i / 64] |= 1ULL << (i % 64);
+}
+
+/* ---- rule order ------------------------------------------------------------------- */
+
+static int cmp_order(const void *a, const void *b, void *arg)
+{
+	const Sluice__V1__Policy *p = arg;
+	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+	uint32_t pa = p->rules[ia]->priority, pb = p->rules[ib]->priority;
+
+	if (pa != pb)
+		return pa < pb ? -1 : 1;
+	return ia < ib ? -1 : ia > ib;
+}
+
+static const Sluice__V1__Match empty_match = SLUICE__V1__MATCH__INIT;
+
+static const Sluice__V1__Match *match_of(const struct compile_gen *g, const Sluice__V1__Policy *p, uint32_t bit)
+{
+	const Sluice__V1__Match *m = p->rules[g->order[bit]]->match;
+
+	return m ? m : &empty_match;
+}
+
+/* ---- prefixes --------------------------------------------------------------------- */
+
+struct pfx {
+	uint8_t addr[16];
+	uint32_t len;
+	uint32_t rule; /* bit position; UINT32_MAX for the 0/0 root */
+};
+
+static int cmp_pfx(const void *a, const void *b, void *arg)
+{
+	const struct pfx *x = a, *y = b;
+	int c = memcmp(x->addr, y->addr, *(const size_t *)arg);
+
+	if (c)
+		return c;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static bool pfx_contains(const struct pfx *outer, const struct pfx *inner)
+{
+	uint32_t full = outer->len / 8, rest = outer->len % 8;
+
+	if (outer->len > inner->len)
+		return false;
+	if (memcmp(outer->addr, inner->addr, full))
+		return false;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+		if ((outer->addr[full] & mask) != (inner->addr[full] & mask))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Builds one prefix table: field 0 = src, 1 = dst; alen 4 or 16. Writes the entries
+ * (key prefixlen + addr, class) to *out_keys as struct compile_prefix4 or 6.
+ */
+static int build_prefixes(struct builder *b, const Sluice__V1__Policy *p, int field, size_t alen, void **out,
+			  size_t *n_out, char *err, size_t errlen)
+{
+	struct compile_gen *g = b->g;
+	uint32_t nw = g->n_words;
+	struct pfx *v = NULL;
+	size_t n = 0, cap = 64, n_uniq = 0;
+	struct {
+		struct pfx *p;
+		uint32_t cls;
+	} stack[130];
+	int depth = 0, ret = 0;
+	uint8_t *entries = NULL;
+	size_t esize = alen == 4 ? sizeof(struct compile_prefix4) : sizeof(struct compile_prefix6);
+
+	memset(b->wild, 0, SL_MAX_WORDS * sizeof(uint64_t));
+	v = malloc(cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[n++] = (struct pfx){ .len = 0, .rule = UINT32_MAX };
+	for (uint32_t bit = 0; bit < g->n_rules; bit++) {
+		const Sluice__V1__Match *m = match_of(g, p, bit);
+		size_t nc = field == 0 ? m->n_src : m->n_dst;
+		Sluice__V1__Cidr **cs = field == 0 ? m->src : m->dst;
+
+		if (nc == 0) {
+			bit_set(b->wild, bit);
+			continue;
+		}
+		for (size_t i = 0; i < nc; i++) {
+			if (cs[i]->addr.len != 4 && cs[i]->addr.len != 16) {
+				snprintf(err, errlen, "rule '%s': %s: address of %zu bytes", p->rules[g->order[bit]]->name,
+					 field == 0 ? "src" : "dst", cs[i]->addr.len);
+				ret = -EINVAL;
+				goto cleanup;
+			}
+			if (cs[i]->addr.len != alen)
+				continue;
+			if (n == cap) {
+				struct pfx *nv = realloc(v, 2 * cap * sizeof(*v));
+
+				if (!nv) {
+					ret = -ENOMEM;
+					goto cleanup;
+				}
+				v = nv;
+				cap *= 2;
+			}
+			v[n] = (struct pfx){ .len = cs[i]->prefix_len, .rule = bit };
+			memcpy(v[n].addr, cs[i]->addr.data, alen);
+			n++;
+		}
+	}
+	qsort_r(v, n, sizeof(*v), cmp_pfx, &alen);
+
+	entries = malloc(n * esize);
+	if (!entries) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	/* Preorder walk: the stack holds the chain of prefixes containing the current one. */
+	for (size_t i = 0; i < n;) {
+		struct pfx *cur = &v[i];
+		size_t j = i;
+		int64_t cls;
+
+		while (depth > 0 && !pfx_contains(stack[depth - 1].p, cur))
+			depth--;
+		if (depth > 0)
+			memcpy(b->scratch, compile__bitmap(g, stack[depth - 1].cls), nw * sizeof(uint64_t));
+		else
+			memcpy(b->scratch, b->wild, nw * sizeof(uint64_t));
+		for (; j < n && v[j].len == cur->len && memcmp(v[j].addr, cur->addr, alen) == 0; j++) {
+			if (v[j].rule != UINT32_MAX)
+				bit_set(b->scratch, v[j].rule);
+		}
+		cls = intern(b, b->scratch);
+		if (cls < 0) {
+			ret = (int)cls;
+			goto cleanup;
+		}
+		if (depth >= (int)(sizeof(stack) / sizeof(stack[0]))) {
+			ret = -EINVAL;
+			goto cleanup;
+		}
+		stack[depth].p = cur;
+		stack[depth].cls = (uint32_t)cls;
+		depth++;
+		if (alen == 4) {
+			struct compile_prefix4 *e = (struct compile_prefix4 *)entries + n_uniq;
+
+			e->key.prefixlen = cur->len;
+			memcpy(e->key.addr, cur->addr, 4);
+			e->cls = (uint32_t)cls;
+		} else {
+			struct compile_prefix6 *e = (struct compile_prefix6 *)entries + n_uniq;
+
+			e->key.prefixlen = cur->len;
+			memcpy(e->key.addr, cur->addr, 16);
+			e->cls = (uint32_t)cls;
+		}
+		n_uniq++;
+		i = j;
+	}
+	if (n_uniq > SL_MAX_PREFIXES) {
+		snprintf(err, errlen, "policy has %zu distinct %s IPv%d prefixes; the datapath holds %d", n_uniq,
+			 field == 0 ? "source" : "destination", alen == 4 ? 4 : 6, SL_MAX_PREFIXES);
+		ret = -E2BIG;
+		goto cleanup;
+	}
+	*out = entries;
+	*n_out = n_uniq;
+	entries = NULL;
+cleanup:
+	free(entries);
+	free(v);
+	return ret;
+}
+
+/* ---- ports ------------------------------------------------------------------------ */
+
+struct port_event {
+	uint32_t at;  /* port where the change applies */
+	uint32_t bit;
+	int delta;    /* +1 range starts, -1 range ended before `at` */
+};
+
+static int cmp_event(const void *a, const void *b)
+{
+	const struct port_event *x = a, *y = b;
+
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Fills ports[].sport (field 0) or ports[].dport (field 1). */
+static int build_ports(struct builder *b, const Sluice__V1__Policy *p, int field)
+{
+	struct compile_gen *g = b->g;
+	uint32_t nw = g->n_words;
+	struct port_event *ev = NULL;
+	uint32_t *active = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	memset(b->wild, 0, SL_MAX_WORDS * sizeof(uint64_t));
+	for (uint32_t bit = 0; bit < g->n_rules; bit++) {
+		const Sluice__V1__Match *m = match_of(g, p, bit);
+		size_t nr = field == 0 ? m->n_src_ports : m->n_dst_ports;
+		Sluice__V1__PortRange **rs = field == 0 ? m->src_ports : m->dst_ports;
+
+		if (nr == 0) {
+			bit_set(b->wild, bit);
+			continue;
+		}
+		if (n + 2 * nr > cap) {
+			size_t ncap = (n + 2 * nr) * 2;
+			struct port_event *nev = realloc(ev, ncap * sizeof(*ev));
+
+			if (!nev) {
+				ret = -ENOMEM;
+				goto cleanup;
+			}
+			ev = nev;
+			cap = ncap;
+		}
+		for (size_t i = 0; i < nr; i++) {
+			uint32_t lo = rs[i]->lo, hi = rs[i]->hi ? rs[i]->hi : rs[i]->lo;
+
+			if (lo > hi || hi > 65535) {
+				ret = -EINVAL;
+				goto cleanup;
+			}
+			ev[n++] = (struct port_event){ .at = lo, .bit = bit, .delta = 1 };
+			ev[n++] = (struct port_event){ .at = hi + 1, .bit = bit, .delta = -1 };
+		}
+	}
+	qsort(ev, n, sizeof(*ev), cmp_event);
+	/* A rule may list overlapping ranges: count how many of its ranges are open. */
+	active = calloc(g->n_rules ? g->n_rules : 1, sizeof(*active));
+	if (!active) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	memcpy(b->scratch, b->wild, nw * sizeof(uint64_t));
+	for (uint32_t port = 0, e = 0; port < SL_PORTS;) {
+		uint32_t next;
+		int64_t cls;
+
+		for (; e < n && ev[e].at == port; e++) {
+			uint32_t bit = ev[e].bit;
+
+			active[bit] += ev[e].delta;
+			if (active[bit])
+				bit_set(b->scratch, bit);
+			else if (!(b->wild[bit / 64] & (1ULL << (bit % 64))))
+				b->scratch[bit / 64] &= ~(1ULL << (bit % 64));
+		}
+		next = e < n ? ev[e].at : SL_PORTS;
+		if (next > SL_PORTS)
+			next = SL_PORTS;
+		cls = intern(b, b->scratch);
+		if (cls < 0) {
+			ret = (int)cls;
+			goto cleanup;
+		}
+		for (; port < next; port++) {
+			if (field == 0)
+				g->ports[port].sport = (uint32_t)cls;
+			else
+				g->ports[port].dport = (uint32_t)cls;
+		}
+	}
+cleanup:
+	free(active);
+	free(ev);
+	return ret;
+}
+
+/* ---- protocol and TCP flags --------------------------------------------------------- */
+
+static int build_l4(struct builder *b, const Sluice__V1__Policy *p)
+{
+	struct compile_gen *g = b->g;
+	uint32_t nw = g->n_words;
+	size_t words = SL_MAX_WORDS * sizeof(uint64_t);
+	uint64_t *proto_bm = calloc(256, words), *flags_bm = calloc(256, words);
+	int ret = 0;
+
+	if (!proto_bm || !flags_bm) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	for (uint32_t bit = 0; bit < g->n_rules; bit++) {
+		const Sluice__V1__Match *m = match_of(g, p, bit);
+
+		for (uint32_t proto = 0; proto < 256; proto++) {
+			if (m->proto == 0 || m->proto == proto)
+				bit_set(proto_bm + proto * SL_MAX_WORDS, bit);
+		}
+		for (uint32_t f = 0; f < 256; f++) {
+			if ((f & m->tcp_flags_set) == m->tcp_flags_set && (f & m->tcp_flags_unset) == 0)
+				bit_set(flags_bm + f * SL_MAX_WORDS, bit);
+		}
+	}
+	for (uint32_t proto = 0; proto < 256; proto++) {
+		for (uint32_t f = 0; f < 256; f++) {
+			/* Only TCP packets carry flags; the program looks others up with flags 0. */
+			uint32_t fl = proto == 6 ? f : 0;
+			int64_t cls;
+
+			if (proto != 6 && f > 0) {
+				g->l4[proto << 8 | f] = g->l4[proto << 8];
+				continue;
+			}
+			for (uint32_t w = 0; w < nw; w++)
+				b->scratch[w] = proto_bm[proto * SL_MAX_WORDS + w] & flags_bm[fl * SL_MAX_WORDS + w];
+			cls = intern(b, b->scratch);
+			if (cls < 0) {
+				ret = (int)cls;
+				goto cleanup;
+			}
+			g->l4[proto << 8 | f] = (uint32_t)cls;
+		}
+	}
+cleanup:
+	free(proto_bm);
+	free(flags_bm);
+	return ret;
+}
+
+/* ---- rules ------------------------------------------------------------------------ */
+
+static int build_rules(struct compile_gen *g, const Sluice__V1__Policy *p, char *err, size_t errlen)
+{
+	for (uint32_t bit = 0; bit < g->n_rules; bit++) {
+		const Sluice__V1__Rule *r = p->rules[g->order[bit]];
+		struct sl_rule *out = &g->rules[bit];
+
+		switch (r->action) {
+		case SLUICE__V1__ACTION__ACTION_PASS:
+			out->action = SL_ACT_PASS;
+			break;
+		case SLUICE__V1__ACTION__ACTION_DROP:
+			out->action = SL_ACT_DROP;
+			break;
+		case SLUICE__V1__ACTION__ACTION_COUNT:
+			out->action = SL_ACT_COUNT;
+			break;
+		case SLUICE__V1__ACTION__ACTION_RATE_LIMIT:
+			snprintf(err, errlen, "rule '%s': action: rate_limit is not supported by this agent version",
+				 r->name);
+			return -EOPNOTSUPP;
+		default:
+			snprintf(err, errlen, "rule '%s': action: unknown action %d", r->name, (int)r->action);
+			return -EINVAL;
+		}
+		if (r->sample && r->sample->one_in > 0) {
+			snprintf(err, errlen, "rule '%s': sample: sampling is not supported by this agent version",
+				 r->name);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+int compile__policy(const Sluice__V1__Policy *p, uint32_t capacity, struct compile_gen **out, char *err,
+		    size_t errlen)
+{
+	struct builder b = { 0 };
+	struct compile_gen *g;
+	int ret;
+
+	*out = NULL;
+	if (errlen)
+		err[0] = '\0';
+	if (capacity == 0 || capacity > SL_MAX_RULES)
+		capacity = SL_MAX_RULES;
+	if (p->n_rules > capacity) {
+		snprintf(err, errlen, "policy has %zu rules; this agent's capacity is %u", p->n_rules, capacity);
+		return -E2BIG;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	b.g = g;
+	g->n_rules = (uint32_t)p->n_rules;
+	g->n_words = (g->n_rules + 63) / 64;
+	if (g->n_words == 0)
+		g->n_words = 1; /* an empty policy still gets the all-zero class */
+	g->rules = calloc(g->n_rules ? g->n_rules : 1, sizeof(*g->rules));
+	g->order = calloc(g->n_rules ? g->n_rules : 1, sizeof(*g->order));
+	g->ports = calloc(SL_PORTS, sizeof(*g->ports));
+	g->l4 = calloc(SL_L4_KEYS, sizeof(*g->l4));
+	b.scratch = calloc(SL_MAX_WORDS, sizeof(uint64_t));
+	b.wild = calloc(SL_MAX_WORDS, sizeof(uint64_t));
+	if (!g->rules || !g->order || !g->ports || !g->l4 || !b.scratch || !b.wild) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	for (uint32_t i = 0; i < g->n_rules; i++)
+		g->order[i] = i;
+	qsort_r(g->order, g->n_rules, sizeof(*g->order), cmp_order, (void *)p);
+
+	ret = build_rules(g, p, err, errlen);
+	if (ret)
+		goto cleanup;
+	ret = build_prefixes(&b, p, 0, 4, (void **)&g->src4, &g->n_src4, err, errlen);
+	if (!ret)
+		ret = build_prefixes(&b, p, 1, 4, (void **)&g->dst4, &g->n_dst4, err, errlen);
+	if (!ret)
+		ret = build_prefixes(&b, p, 0, 16, (void **)&g->src6, &g->n_src6, err, errlen);
+	if (!ret)
+		ret = build_prefixes(&b, p, 1, 16, (void **)&g->dst6, &g->n_dst6, err, errlen);
+	if (!ret)
+		ret = build_ports(&b, p, 0);
+	if (!ret)
+		ret = build_ports(&b, p, 1);
+	if (!ret)
+		ret = build_l4(&b, p);
+	if (ret) {
+		if (ret == -ENOMEM)
+			snprintf(err, errlen, "out of memory compiling %u rules", g->n_rules);
+		else if (ret == -E2BIG && !err[0])
+			snprintf(err, errlen, "policy needs more than %u rule classes", MAX_CLASSES);
+		else if (!err[0])
+			snprintf(err, errlen, "policy cannot be compiled: %s", strerror(-ret));
+		goto cleanup;
+	}
+	*out = g;
+	g = NULL;
+cleanup:
+	free(b.index);
+	free(b.scratch);
+	free(b.wild);
+	compile__free(g);
+	return ret;
+}
+
+void compile__free(struct compile_gen *g)
+{
+	if (!g)
+		return;
+	free(g->rules);
+	free(g->order);
+	free(g->src4);
+	free(g->dst4);
+	free(g->src6);
+	free(g->dst6);
+	free(g->ports);
+	free(g->l4);
+	free(g->bitmaps);
+	free(g);
+}

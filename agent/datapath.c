@@ -1,0 +1,935 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * datapath.c — load or adopt the inspection program, attach it through pinned
+ * bpf_links, and write policy generations into its maps (see datapath.h).
+ *
+ * Pins under the pin directory:
+ *   meta, map_<name>   the program's maps (outer generation maps included)
+ *   prog_inspect       the program
+ *   link_<ifname>      one XDP link per interface
+ * A restarted agent whose BPF object is the one pinned (same sl_meta.obj_hash) adopts
+ * all of it and loads nothing. An agent with a different object of the same ABI loads
+ * its program against the pinned maps and swaps it into each link with one
+ * bpf_link_update, so packets never meet an empty datapath.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <openssl/evp.h>
+
+#include "common/log.h"
+#include "compile.h"
+#include "datapath.h"
+#include "inspect.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+/* Maps the agent writes, by role. Pinned as map_<name>. */
+enum dp_map {
+	M_SRC4, M_DST4, M_SRC6, M_DST6, M_PORTS, M_L4, M_BITMAPS, M_RULES, /* outer, in inner_specs order */
+	M_CTL, M_GEN, M_COUNTERS, M_NAMES, M_STATS, M_META,
+	M_COUNT
+};
+
+static const char *const map_names[M_COUNT] = {
+	"sl_src4", "sl_dst4", "sl_src6", "sl_dst6", "sl_ports", "sl_l4", "sl_bitmaps", "sl_rules",
+	"sl_ctl", "sl_gen", "sl_rule_counters", "sl_rule_names", "sl_stats", "sl_meta",
+};
+
+#define N_OUTER (M_RULES + 1)
+
+/* Inner maps of one generation; must match the templates in bpf/lib/maps.h. */
+static const struct inner_spec {
+	enum bpf_map_type type;
+	__u32 key_size, value_size, max_entries, flags; /* max_entries 0: per generation */
+} inner_specs[N_OUTER] = {
+	[M_SRC4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm4_key), 4, SL_MAX_PREFIXES, BPF_F_NO_PREALLOC },
+	[M_DST4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm4_key), 4, SL_MAX_PREFIXES, BPF_F_NO_PREALLOC },
+	[M_SRC6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm6_key), 4, SL_MAX_PREFIXES, BPF_F_NO_PREALLOC },
+	[M_DST6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm6_key), 4, SL_MAX_PREFIXES, BPF_F_NO_PREALLOC },
+	[M_PORTS] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_port_classes), SL_PORTS, BPF_F_MMAPABLE },
+	[M_L4] = { BPF_MAP_TYPE_ARRAY, 4, 4, SL_L4_KEYS, BPF_F_MMAPABLE },
+	[M_BITMAPS] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_bitmap), 0, BPF_F_MMAPABLE | BPF_F_INNER_MAP },
+	[M_RULES] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_rule), SL_MAX_RULES, BPF_F_MMAPABLE },
+};
+
+struct dp_iface {
+	char name[IF_NAMESIZE];
+	unsigned int ifindex;
+	int link_fd;
+	__u32 link_id;
+	char mode[8]; /* "native" / "generic" */
+};
+
+struct dp {
+	char pin_dir[PATH_MAX];           /* empty: nothing pinned (tests) */
+	struct inspect *skel;             /* set when this agent loaded the program */
+	int map_fd[M_COUNT];
+	int prog_fd;
+	__u32 prog_id;
+	bool adopted;
+	uint32_t capacity;
+	struct dp_iface *ifaces;
+	size_t n_ifaces;
+	int ncpus;
+	/* counter slot -> rule name of the live generation ("" = free) */
+	char (*slot_names)[SL_NAME_LEN];
+	/* live generation's rules in priority order, as counter slots */
+	uint32_t *live_slots;
+	uint32_t n_live;
+	/* status scratch, owned here (see dp__fill_status) */
+	Sluice__V1__RuleCounters *st_rules;
+	Sluice__V1__RuleCounters **st_rule_ptrs;
+	Sluice__V1__InterfaceState *st_ifaces;
+	Sluice__V1__InterfaceState **st_iface_ptrs;
+	Sluice__V1__Status__DropReasonsEntry st_reasons[SL_STAT_MAX];
+	Sluice__V1__Status__DropReasonsEntry *st_reason_ptrs[SL_STAT_MAX];
+};
+
+static const char *const stat_names[SL_STAT_MAX] = SL_STAT_NAMES;
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf is verbose (verifier logs); keep it at debug and say one clear line ourselves. */
+	if (log__level() >= LOG_DEBUG)
+		log__vprintf(LOG_DEBUG, fmt, ap);
+	return 0;
+}
+
+/* ---- pins and bpffs ------------------------------------------------------------------ */
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && (unsigned long)st.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * Makes sure pin_dir exists on a bpffs. When no bpffs is mounted on its way, mounts one
+ * at /sys/fs/bpf for paths below it (as the system would), else at pin_dir itself.
+ */
+static int ensure_bpffs(const char *pin_dir)
+{
+	const char *mnt = strncmp(pin_dir, "/sys/fs/bpf/", 12) == 0 ? "/sys/fs/bpf" : pin_dir;
+	int err;
+
+	if (on_bpffs(mnt) || (strcmp(mnt, pin_dir) != 0 && on_bpffs(pin_dir)))
+		goto mkdirs;
+	err = mkdir_p(mnt);
+	if (err)
+		return err;
+	if (!on_bpffs(mnt)) {
+		if (mount("bpf", mnt, "bpf", 0, "mode=0700")) {
+			err = -errno;
+			pr_err("cannot mount bpffs at %s: %s", mnt, strerror(-err));
+			return err;
+		}
+		pr_info("mounted bpffs at %s", mnt);
+	}
+mkdirs:
+	err = mkdir_p(pin_dir);
+	if (err) {
+		pr_err("cannot create pin directory %s: %s", pin_dir, strerror(-err));
+		return err;
+	}
+	if (!on_bpffs(pin_dir)) {
+		pr_err("pin directory %s is not on a bpffs", pin_dir);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static void pin_path(const struct dp *dp, char *buf, size_t len, const char *prefix, const char *name)
+{
+	snprintf(buf, len, "%s/%s%s", dp->pin_dir, prefix, name);
+}
+
+/* ---- object identity ------------------------------------------------------------------ */
+
+static void obj_hash(__u8 out[32])
+{
+	size_t sz = 0;
+	const void *elf = inspect__elf_bytes(&sz);
+	unsigned int n = 32;
+
+	memset(out, 0, 32);
+	EVP_Digest(elf, sz, out, &n, EVP_sha256(), NULL);
+}
+
+/* ---- load / adopt ------------------------------------------------------------------- */
+
+static int read_meta(int fd, struct sl_meta *meta)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(fd, &zero, meta) ? -errno : 0;
+}
+
+/* Opens every pinned map; 0, -ENOENT when nothing is pinned, or -errno. */
+static int open_pinned_maps(struct dp *dp)
+{
+	char path[PATH_MAX];
+
+	for (int i = 0; i < M_COUNT; i++) {
+		pin_path(dp, path, sizeof(path), "map_", map_names[i]);
+		dp->map_fd[i] = bpf_obj_get(path);
+		if (dp->map_fd[i] < 0) {
+			int err = -errno;
+
+			if (i == 0 && err == -ENOENT)
+				return -ENOENT;
+			pr_err("pinned map %s is missing or unreadable (%s); remove %s to start afresh", path,
+			       strerror(-err), dp->pin_dir);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int load_skeleton(struct dp *dp, bool reuse_pinned)
+{
+	struct bpf_map *maps[M_COUNT];
+	int err;
+
+	dp->skel = inspect__open();
+	if (!dp->skel) {
+		err = -errno;
+		pr_err("cannot open the embedded BPF object: %s", strerror(-err));
+		return err;
+	}
+	for (int i = 0; i < M_COUNT; i++) {
+		maps[i] = bpf_object__find_map_by_name(dp->skel->obj, map_names[i]);
+		if (!maps[i]) {
+			pr_err("embedded BPF object has no map %s", map_names[i]);
+			return -ENOENT;
+		}
+		if (reuse_pinned && (err = bpf_map__reuse_fd(maps[i], dp->map_fd[i]))) {
+			pr_err("cannot reuse pinned map %s: %s", map_names[i], strerror(-err));
+			return err;
+		}
+	}
+	err = inspect__load(dp->skel);
+	if (err) {
+		pr_err("the kernel refused the inspection program (%s); run with --log-level debug for the verifier log",
+		       strerror(-err));
+		return err;
+	}
+	for (int i = 0; i < M_COUNT; i++) {
+		if (!reuse_pinned)
+			dp->map_fd[i] = dup(bpf_map__fd(maps[i]));
+	}
+	dp->prog_fd = dup(bpf_program__fd(dp->skel->progs.sl_inspect));
+	return 0;
+}
+
+static int pin_fresh(struct dp *dp)
+{
+	char path[PATH_MAX];
+	struct sl_meta meta = { .abi_version = SL_ABI_VERSION, .max_rules = SL_MAX_RULES };
+	__u32 zero = 0;
+
+	obj_hash(meta.obj_hash);
+	if (bpf_map_update_elem(dp->map_fd[M_META], &zero, &meta, BPF_ANY))
+		return -errno;
+	for (int i = 0; i < M_COUNT; i++) {
+		pin_path(dp, path, sizeof(path), "map_", map_names[i]);
+		unlink(path);
+		if (bpf_obj_pin(dp->map_fd[i], path)) {
+			int err = -errno;
+
+			pr_err("cannot pin %s: %s", path, strerror(-err));
+			return err;
+		}
+	}
+	pin_path(dp, path, sizeof(path), "", "prog_inspect");
+	unlink(path);
+	if (bpf_obj_pin(dp->prog_fd, path))
+		return -errno;
+	return 0;
+}
+
+/* Adopts the pins, loading a new program when the pinned object differs. */
+static int adopt(struct dp *dp)
+{
+	char path[PATH_MAX];
+	struct sl_meta meta;
+	__u8 hash[32];
+	int err;
+
+	err = read_meta(dp->map_fd[M_META], &meta);
+	if (err)
+		return err;
+	if (meta.abi_version != SL_ABI_VERSION || meta.max_rules != SL_MAX_RULES) {
+		pr_err("pinned datapath in %s has ABI %u (%u rules), this agent needs ABI %u (%u rules); stop the agent, remove %s and start it again",
+		       dp->pin_dir, meta.abi_version, meta.max_rules, SL_ABI_VERSION, SL_MAX_RULES, dp->pin_dir);
+		return -EPROTO;
+	}
+	obj_hash(hash);
+	pin_path(dp, path, sizeof(path), "", "prog_inspect");
+	if (memcmp(hash, meta.obj_hash, 32) == 0) {
+		dp->prog_fd = bpf_obj_get(path);
+		if (dp->prog_fd >= 0) {
+			pr_info("adopted the pinned datapath in %s", dp->pin_dir);
+			return 0;
+		}
+	}
+	/* A different program of the same ABI: load ours against the pinned maps. */
+	err = load_skeleton(dp, true);
+	if (err)
+		return err;
+	unlink(path);
+	if (bpf_obj_pin(dp->prog_fd, path))
+		return -errno;
+	memcpy(meta.obj_hash, hash, 32);
+	__u32 zero = 0;
+	if (bpf_map_update_elem(dp->map_fd[M_META], &zero, &meta, BPF_ANY))
+		return -errno;
+	pr_info("adopted the pinned maps in %s with an upgraded program", dp->pin_dir);
+	return 0;
+}
+
+/* ---- attach ------------------------------------------------------------------------- */
+
+static void query_mode(struct dp_iface *ifc)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	snprintf(ifc->mode, sizeof(ifc->mode), "?");
+	if (bpf_xdp_query(ifc->ifindex, 0, &q) == 0) {
+		if (q.attach_mode == XDP_ATTACHED_DRV)
+			snprintf(ifc->mode, sizeof(ifc->mode), "native");
+		else if (q.attach_mode == XDP_ATTACHED_SKB)
+			snprintf(ifc->mode, sizeof(ifc->mode), "generic");
+		else if (q.attach_mode == XDP_ATTACHED_MULTI)
+			snprintf(ifc->mode, sizeof(ifc->mode), "multi");
+	}
+}
+
+static int link_info(int fd, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+static int attach_iface(struct dp *dp, struct dp_iface *ifc, enum dp_xdp_mode mode)
+{
+	char path[PATH_MAX];
+	struct bpf_link_info info;
+	int fd, err = -EINVAL;
+
+	pin_path(dp, path, sizeof(path), "link_", ifc->name);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (link_info(fd, &info) == 0 && info.xdp.ifindex == ifc->ifindex) {
+			if (info.prog_id != dp->prog_id && bpf_link_update(fd, dp->prog_fd, NULL)) {
+				err = -errno;
+				close(fd);
+				pr_err("%s: cannot swap the program in the pinned link: %s", ifc->name, strerror(-err));
+				return err;
+			}
+			ifc->link_fd = fd;
+			ifc->link_id = info.id;
+			query_mode(ifc);
+			pr_info("%s: adopted pinned XDP link %u", ifc->name, info.id);
+			return 0;
+		}
+		/* The interface went away and came back: that link is dead. */
+		close(fd);
+		unlink(path);
+	}
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		LIBBPF_OPTS(bpf_link_create_opts, opts);
+		bool native = mode == DP_XDP_NATIVE || (mode == DP_XDP_AUTO && attempt == 0);
+
+		if (mode != DP_XDP_AUTO && attempt == 1)
+			break;
+		opts.flags = native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+		fd = bpf_link_create(dp->prog_fd, ifc->ifindex, BPF_XDP, &opts);
+		if (fd >= 0)
+			break;
+		err = -errno;
+		if (err == -EBUSY || err == -EEXIST) {
+			pr_err("%s already has an XDP program that sluice did not attach; remove it (ip link set dev %s xdp off) or choose another --iface",
+			       ifc->name, ifc->name);
+			return err;
+		}
+		pr_debug("%s: %s XDP attach failed: %s", ifc->name, native ? "native" : "generic", strerror(-err));
+	}
+	if (fd < 0) {
+		pr_err("%s: cannot attach XDP (%s); try --xdp-mode generic", ifc->name, strerror(-err));
+		return err;
+	}
+	if (bpf_obj_pin(fd, path)) {
+		err = -errno;
+		close(fd);
+		pr_err("%s: cannot pin XDP link at %s: %s", ifc->name, path, strerror(-err));
+		return err;
+	}
+	ifc->link_fd = fd;
+	if (link_info(fd, &info) == 0)
+		ifc->link_id = info.id;
+	query_mode(ifc);
+	pr_info("%s: attached XDP link %u (%s)", ifc->name, ifc->link_id, ifc->mode);
+	return 0;
+}
+
+/* Unpins links of interfaces that are no longer configured (detaching them). */
+static void drop_stale_links(struct dp *dp)
+{
+	DIR *d = opendir(dp->pin_dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		bool keep = false;
+
+		if (strncmp(e->d_name, "link_", 5) != 0)
+			continue;
+		for (size_t i = 0; i < dp->n_ifaces; i++)
+			keep |= strcmp(dp->ifaces[i].name, e->d_name + 5) == 0;
+		if (!keep) {
+			char path[PATH_MAX];
+
+			pin_path(dp, path, sizeof(path), "", e->d_name);
+			unlink(path);
+			pr_info("%s: no longer configured; detached", e->d_name + 5);
+		}
+	}
+	closedir(d);
+}
+
+/* ---- counter slots ---------------------------------------------------------------- */
+
+static int load_slot_names(struct dp *dp)
+{
+	/* The live set is every slot with a name; priority order is re-learned at the next apply. */
+	dp->n_live = 0;
+	for (__u32 s = 0; s < SL_MAX_RULES; s++) {
+		if (bpf_map_lookup_elem(dp->map_fd[M_NAMES], &s, dp->slot_names[s]))
+			return -errno;
+		dp->slot_names[s][SL_NAME_LEN - 1] = '\0';
+		if (dp->slot_names[s][0])
+			dp->live_slots[dp->n_live++] = s;
+	}
+	return 0;
+}
+
+struct dp *dp__open(const struct dp_opts *opts)
+{
+	struct bpf_prog_info pinfo;
+	__u32 plen = sizeof(pinfo);
+	struct dp *dp;
+	int err;
+
+	libbpf_set_print(libbpf_log);
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return NULL;
+	for (int i = 0; i < M_COUNT; i++)
+		dp->map_fd[i] = -1;
+	dp->prog_fd = -1;
+	dp->capacity = opts->rule_capacity && opts->rule_capacity < SL_MAX_RULES ? opts->rule_capacity : SL_MAX_RULES;
+	dp->ncpus = libbpf_num_possible_cpus();
+	dp->slot_names = calloc(SL_MAX_RULES, sizeof(*dp->slot_names));
+	dp->live_slots = calloc(SL_MAX_RULES, sizeof(*dp->live_slots));
+	dp->ifaces = calloc(opts->n_ifaces ? opts->n_ifaces : 1, sizeof(*dp->ifaces));
+	if (dp->ncpus <= 0 || !dp->slot_names || !dp->live_slots || !dp->ifaces) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < opts->n_ifaces; i++) {
+		struct dp_iface *ifc = &dp->ifaces[i];
+
+		snprintf(ifc->name, sizeof(ifc->name), "%s", opts->ifaces[i]);
+		ifc->link_fd = -1;
+		ifc->ifindex = if_nametoindex(ifc->name);
+		if (!ifc->ifindex) {
+			err = -ENODEV;
+			pr_err("interface %s does not exist", ifc->name);
+			goto fail;
+		}
+	}
+	dp->n_ifaces = opts->n_ifaces;
+
+	if (opts->pin_dir && opts->pin_dir[0]) {
+		snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", opts->pin_dir);
+		err = ensure_bpffs(dp->pin_dir);
+		if (err)
+			goto fail;
+		err = open_pinned_maps(dp);
+		if (err == 0) {
+			err = adopt(dp);
+			if (err)
+				goto fail;
+			dp->adopted = true;
+		} else if (err == -ENOENT) {
+			for (int i = 0; i < M_COUNT; i++) {
+				if (dp->map_fd[i] >= 0)
+					close(dp->map_fd[i]);
+				dp->map_fd[i] = -1;
+			}
+			err = load_skeleton(dp, false);
+			if (!err)
+				err = pin_fresh(dp);
+			if (err)
+				goto fail;
+		} else {
+			goto fail;
+		}
+	} else {
+		err = load_skeleton(dp, false);
+		if (err)
+			goto fail;
+	}
+	memset(&pinfo, 0, sizeof(pinfo));
+	if (bpf_obj_get_info_by_fd(dp->prog_fd, &pinfo, &plen) == 0)
+		dp->prog_id = pinfo.id;
+	if (dp->adopted && (err = load_slot_names(dp)))
+		goto fail;
+
+	for (size_t i = 0; i < dp->n_ifaces; i++) {
+		err = attach_iface(dp, &dp->ifaces[i], opts->mode);
+		if (err)
+			goto fail;
+	}
+	if (dp->pin_dir[0])
+		drop_stale_links(dp);
+	return dp;
+fail:
+	dp__close(dp);
+	errno = -err;
+	return NULL;
+}
+
+void dp__close(struct dp *dp)
+{
+	if (!dp)
+		return;
+	for (size_t i = 0; i < dp->n_ifaces; i++) {
+		if (dp->ifaces[i].link_fd >= 0)
+			close(dp->ifaces[i].link_fd);
+	}
+	for (int i = 0; i < M_COUNT; i++) {
+		if (dp->map_fd[i] >= 0)
+			close(dp->map_fd[i]);
+	}
+	if (dp->prog_fd >= 0)
+		close(dp->prog_fd);
+	inspect__destroy(dp->skel);
+	free(dp->ifaces);
+	free(dp->slot_names);
+	free(dp->live_slots);
+	free(dp->st_rules);
+	free(dp->st_rule_ptrs);
+	free(dp->st_ifaces);
+	free(dp->st_iface_ptrs);
+	free(dp);
+}
+
+bool dp__adopted(const struct dp *dp)
+{
+	return dp->adopted;
+}
+
+uint32_t dp__rule_capacity(const struct dp *dp)
+{
+	return dp->capacity;
+}
+
+uint32_t dp__rules_used(const struct dp *dp)
+{
+	return dp->n_live;
+}
+
+int dp__prog_fd(const struct dp *dp)
+{
+	return dp->prog_fd;
+}
+
+/* ---- generations -------------------------------------------------------------------- */
+
+/* Copies n elements of size sz into an mmapable array map (elements are 8-byte aligned). */
+static int fill_mmap(int fd, __u32 max_entries, const void *src, size_t n, size_t sz)
+{
+	size_t stride = (sz + 7) & ~(size_t)7;
+	size_t len = stride * max_entries;
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *mem;
+
+	len = (len + (size_t)page - 1) & ~((size_t)page - 1);
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	if (stride == sz) {
+		memcpy(mem, src, n * sz);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			memcpy(mem + i * stride, (const uint8_t *)src + i * sz, sz);
+	}
+	munmap(mem, len);
+	return 0;
+}
+
+static int fill_lpm(int fd, const void *entries, size_t n, size_t esize, size_t keysize)
+{
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *e = (const uint8_t *)entries + i * esize;
+
+		if (bpf_map_update_elem(fd, e, e + keysize, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static int create_inner(int which, __u32 max_entries)
+{
+	const struct inner_spec *s = &inner_specs[which];
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = s->flags);
+
+	return bpf_map_create(s->type, map_names[which], s->key_size, s->value_size,
+			      s->max_entries ? s->max_entries : max_entries, &o);
+}
+
+static int zero_counter(struct dp *dp, __u32 slot)
+{
+	struct sl_counter *zero = calloc((size_t)dp->ncpus, sizeof(*zero));
+	int err = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(dp->map_fd[M_COUNTERS], &slot, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+/*
+ * Gives each rule of g a counter slot: the slot its name had, else a free one (zeroed).
+ * new_names receives the slot->name table of the new generation.
+ */
+static int assign_slots(struct dp *dp, const Sluice__V1__Policy *p, struct compile_gen *g,
+			char (*new_names)[SL_NAME_LEN])
+{
+	__u32 next_free = 0;
+	int err;
+
+	for (uint32_t i = 0; i < g->n_rules; i++) {
+		const char *name = p->rules[g->order[i]]->name;
+		__u32 slot = UINT32_MAX;
+
+		for (uint32_t j = 0; j < dp->n_live && slot == UINT32_MAX; j++) {
+			if (strncmp(dp->slot_names[dp->live_slots[j]], name, SL_NAME_LEN) == 0)
+				slot = dp->live_slots[j];
+		}
+		if (slot == UINT32_MAX) {
+			/* A slot free in both the live and the new generation. */
+			while (next_free < SL_MAX_RULES && (dp->slot_names[next_free][0] || new_names[next_free][0]))
+				next_free++;
+			if (next_free == SL_MAX_RULES)
+				return -E2BIG;
+			slot = next_free;
+			err = zero_counter(dp, slot);
+			if (err)
+				return err;
+		}
+		snprintf(new_names[slot], SL_NAME_LEN, "%s", name);
+		g->rules[i].counter = slot;
+	}
+	return 0;
+}
+
+int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errlen)
+{
+	int inner[N_OUTER];
+	char (*new_names)[SL_NAME_LEN] = NULL;
+	struct compile_gen *g = NULL;
+	struct sl_gen_info gi = { 0 }, old = { 0 };
+	struct sl_ctl ctl = { 0 };
+	__u32 zero = 0, slot;
+	int ret;
+
+	for (int i = 0; i < N_OUTER; i++)
+		inner[i] = -1;
+	ret = compile__policy(p, dp->capacity, &g, err, errlen);
+	if (ret)
+		goto cleanup;
+	new_names = calloc(SL_MAX_RULES, sizeof(*new_names));
+	if (!new_names) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	ret = assign_slots(dp, p, g, new_names);
+	if (ret) {
+		snprintf(err, errlen, "cannot assign rule counters: %s", strerror(-ret));
+		goto cleanup;
+	}
+
+	if (bpf_map_lookup_elem(dp->map_fd[M_CTL], &zero, &ctl)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot read the generation switch: %s", strerror(-ret));
+		goto cleanup;
+	}
+	slot = (ctl.slot & 1) ^ 1; /* the idle slot */
+	bpf_map_lookup_elem(dp->map_fd[M_GEN], &ctl.slot, &old);
+
+	for (int i = 0; i < N_OUTER; i++) {
+		inner[i] = create_inner(i, g->n_classes);
+		if (inner[i] < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot create map %s for the new generation: %s", map_names[i],
+				 strerror(-ret));
+			goto cleanup;
+		}
+	}
+	ret = fill_lpm(inner[M_SRC4], g->src4, g->n_src4, sizeof(*g->src4), sizeof(g->src4->key));
+	if (!ret)
+		ret = fill_lpm(inner[M_DST4], g->dst4, g->n_dst4, sizeof(*g->dst4), sizeof(g->dst4->key));
+	if (!ret)
+		ret = fill_lpm(inner[M_SRC6], g->src6, g->n_src6, sizeof(*g->src6), sizeof(g->src6->key));
+	if (!ret)
+		ret = fill_lpm(inner[M_DST6], g->dst6, g->n_dst6, sizeof(*g->dst6), sizeof(g->dst6->key));
+	if (!ret)
+		ret = fill_mmap(inner[M_PORTS], SL_PORTS, g->ports, SL_PORTS, sizeof(*g->ports));
+	if (!ret)
+		ret = fill_mmap(inner[M_L4], SL_L4_KEYS, g->l4, SL_L4_KEYS, sizeof(*g->l4));
+	if (!ret)
+		ret = fill_mmap(inner[M_BITMAPS], g->n_classes, g->bitmaps, g->n_classes, sizeof(struct sl_bitmap));
+	if (!ret)
+		ret = fill_mmap(inner[M_RULES], SL_MAX_RULES, g->rules, g->n_rules, sizeof(*g->rules));
+	if (ret) {
+		snprintf(err, errlen, "cannot fill the new generation's maps: %s", strerror(-ret));
+		goto cleanup;
+	}
+
+	gi.n_rules = g->n_rules;
+	gi.n_words = g->n_words;
+	gi.generation = old.generation + 1;
+	if (bpf_map_update_elem(dp->map_fd[M_GEN], &slot, &gi, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot write generation info: %s", strerror(-ret));
+		goto cleanup;
+	}
+	for (int i = 0; i < N_OUTER; i++) {
+		if (bpf_map_update_elem(dp->map_fd[i], &slot, &inner[i], BPF_ANY)) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot install map %s: %s", map_names[i], strerror(-ret));
+			goto cleanup;
+		}
+	}
+	/* Name the new slots before the switch, so counters are attributable at once. */
+	for (__u32 s = 0; s < SL_MAX_RULES; s++) {
+		if (new_names[s][0] && strncmp(new_names[s], dp->slot_names[s], SL_NAME_LEN) != 0)
+			bpf_map_update_elem(dp->map_fd[M_NAMES], &s, new_names[s], BPF_ANY);
+	}
+
+	ctl.slot = slot;
+	if (bpf_map_update_elem(dp->map_fd[M_CTL], &zero, &ctl, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot switch generations: %s", strerror(-ret));
+		goto cleanup;
+	}
+
+	/* Live now. Forget the names of rules that left. */
+	for (__u32 s = 0; s < SL_MAX_RULES; s++) {
+		if (dp->slot_names[s][0] && !new_names[s][0]) {
+			char empty[SL_NAME_LEN] = { 0 };
+
+			bpf_map_update_elem(dp->map_fd[M_NAMES], &s, empty, BPF_ANY);
+		}
+	}
+	memcpy(dp->slot_names, new_names, SL_MAX_RULES * sizeof(*new_names));
+	dp->n_live = g->n_rules;
+	for (uint32_t i = 0; i < g->n_rules; i++)
+		dp->live_slots[i] = g->rules[i].counter;
+	pr_info("generation %llu live in slot %u: %u rules, %u classes", (unsigned long long)gi.generation, slot,
+		g->n_rules, g->n_classes);
+cleanup:
+	for (int i = 0; i < N_OUTER; i++) {
+		if (inner[i] >= 0)
+			close(inner[i]);
+	}
+	free(new_names);
+	compile__free(g);
+	return ret;
+}
+
+/* ---- status ----------------------------------------------------------------------- */
+
+static int read_counter(struct dp *dp, __u32 slot, struct sl_counter *sum)
+{
+	struct sl_counter *v = calloc((size_t)dp->ncpus, sizeof(*v));
+
+	memset(sum, 0, sizeof(*sum));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(dp->map_fd[M_COUNTERS], &slot, v)) {
+		free(v);
+		return -errno;
+	}
+	for (int c = 0; c < dp->ncpus; c++) {
+		sum->packets += v[c].packets;
+		sum->bytes += v[c].bytes;
+	}
+	free(v);
+	return 0;
+}
+
+int dp__rule_counter(struct dp *dp, const char *name, uint64_t *packets, uint64_t *bytes)
+{
+	for (uint32_t i = 0; i < dp->n_live; i++) {
+		__u32 s = dp->live_slots[i];
+		struct sl_counter c;
+
+		if (strncmp(dp->slot_names[s], name, SL_NAME_LEN) != 0)
+			continue;
+		if (read_counter(dp, s, &c))
+			return -errno;
+		*packets = c.packets;
+		*bytes = c.bytes;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int dp__stats(struct dp *dp, uint64_t out[])
+{
+	__u64 *v = calloc((size_t)dp->ncpus, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (__u32 k = 0; k < SL_STAT_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(dp->map_fd[M_STATS], &k, v))
+			continue;
+		for (int c = 0; c < dp->ncpus; c++)
+			out[k] += v[c];
+	}
+	free(v);
+	return 0;
+}
+
+int dp__fill_status(struct dp *dp, Sluice__V1__Status *st)
+{
+	uint64_t stats[SL_STAT_MAX];
+	size_t n = 0;
+
+	free(dp->st_rules);
+	free(dp->st_rule_ptrs);
+	free(dp->st_ifaces);
+	free(dp->st_iface_ptrs);
+	dp->st_rules = calloc(dp->n_live ? dp->n_live : 1, sizeof(*dp->st_rules));
+	dp->st_rule_ptrs = calloc(dp->n_live ? dp->n_live : 1, sizeof(*dp->st_rule_ptrs));
+	dp->st_ifaces = calloc(dp->n_ifaces ? dp->n_ifaces : 1, sizeof(*dp->st_ifaces));
+	dp->st_iface_ptrs = calloc(dp->n_ifaces ? dp->n_ifaces : 1, sizeof(*dp->st_iface_ptrs));
+	if (!dp->st_rules || !dp->st_rule_ptrs || !dp->st_ifaces || !dp->st_iface_ptrs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < dp->n_live; i++) {
+		__u32 s = dp->live_slots[i];
+		Sluice__V1__RuleCounters *rc = &dp->st_rules[n];
+		struct sl_counter c;
+
+		sluice__v1__rule_counters__init(rc);
+		rc->name = dp->slot_names[s];
+		if (read_counter(dp, s, &c) == 0) {
+			rc->packets = c.packets;
+			rc->bytes = c.bytes;
+		}
+		dp->st_rule_ptrs[n++] = rc;
+	}
+	st->rules = dp->st_rule_ptrs;
+	st->n_rules = n;
+	for (size_t i = 0; i < dp->n_ifaces; i++) {
+		Sluice__V1__InterfaceState *is = &dp->st_ifaces[i];
+		struct dp_iface *ifc = &dp->ifaces[i];
+		struct bpf_link_info info;
+
+		sluice__v1__interface_state__init(is);
+		is->name = ifc->name;
+		query_mode(ifc);
+		is->xdp_mode = ifc->mode;
+		is->link_id = ifc->link_id;
+		is->attached = ifc->link_fd >= 0 && link_info(ifc->link_fd, &info) == 0 && info.xdp.ifindex == ifc->ifindex;
+		is->prog_id = is->attached ? info.prog_id : 0;
+		dp->st_iface_ptrs[i] = is;
+	}
+	st->interfaces = dp->st_iface_ptrs;
+	st->n_interfaces = dp->n_ifaces;
+	st->rules_used = dp->n_live;
+	st->rule_capacity = dp->capacity;
+	if (dp__stats(dp, stats) == 0) {
+		for (int k = 0; k < SL_STAT_MAX; k++) {
+			sluice__v1__status__drop_reasons_entry__init(&dp->st_reasons[k]);
+			dp->st_reasons[k].key = (char *)stat_names[k];
+			dp->st_reasons[k].value = stats[k];
+			dp->st_reason_ptrs[k] = &dp->st_reasons[k];
+		}
+		st->drop_reasons = dp->st_reason_ptrs;
+		st->n_drop_reasons = SL_STAT_MAX;
+	}
+	return 0;
+}
+
+/* ---- removal ---------------------------------------------------------------------- */
+
+int dp__destroy_pins(const char *pin_dir)
+{
+	DIR *d = opendir(pin_dir);
+	struct dirent *e;
+	int err = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX];
+
+		if (strncmp(e->d_name, "link_", 5) && strncmp(e->d_name, "map_", 4) && strcmp(e->d_name, "prog_inspect"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, e->d_name);
+		if (unlink(path) && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(pin_dir) && !err && errno != ENOENT)
+		err = -errno;
+	return err;
+}

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * inspect.bpf.c — sluice's XDP inspection program: parse, classify against the live
+ * policy generation, count, and apply the deciding rule's verdict. Traffic that no rule
+ * decides passes. The tables and their generation switch are described in lib/maps.h,
+ * the matching in lib/classify.h.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sluice_abi.h"
+#include "lib/classify.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+
+static __always_inline void sl_stat(__u32 reason)
+{
+	__u64 *v = bpf_map_lookup_elem(&sl_stats, &reason);
+
+	if (v)
+		(*v)++;
+}
+
+SEC("xdp")
+int sl_inspect(struct xdp_md *ctx)
+{
+	__u32 bytes = ctx->data_end - ctx->data;
+	struct sl_rule *rule = NULL;
+	struct sl_pkt p = {};
+	struct sl_gen_info *gi;
+	struct sl_ctl *ctl;
+	__u32 zero = 0, slot;
+	int reason;
+
+	sl_stat(SL_STAT_PACKETS);
+	ctl = bpf_map_lookup_elem(&sl_ctl, &zero);
+	if (!ctl)
+		return XDP_PASS;
+	slot = ctl->slot & 1;
+	gi = bpf_map_lookup_elem(&sl_gen, &slot);
+	if (!gi || gi->n_rules == 0) {
+		sl_stat(SL_STAT_NO_POLICY);
+		return XDP_PASS;
+	}
+
+	reason = sl_parse(ctx, &p);
+	if (reason) {
+		sl_stat(reason);
+		return XDP_PASS;
+	}
+	if (p.stat)
+		sl_stat(p.stat);
+
+	if (sl_classify(&p, slot, gi, bytes, &rule) < 0 || !rule) {
+		sl_stat(SL_STAT_NO_MATCH);
+		return XDP_PASS;
+	}
+	switch (rule->action) {
+	case SL_ACT_DROP:
+		sl_stat(SL_STAT_DROP_RULE);
+		return XDP_DROP;
+	default:
+		return XDP_PASS;
+	}
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * classify.h — bit-vector classification of a parsed packet against the live
+ * generation (the design of bpf-iptables): five table lookups (source and destination
+ * prefix, source and destination port, protocol with TCP flags) each give a class whose
+ * bitmap holds one bit per rule that the field allows; the AND of the five bitmaps, read
+ * lowest bit first, lists the matching rules in priority order.
+ *
+ * sl_classify() counts every matching count rule, stops at the first rule of any other
+ * action and returns that rule's index, or -1 when no such rule matched. The cost grows
+ * with the number of 64-rule words up to the first match, not with the rule count.
+ */
+#ifndef SLUICE_BPF_CLASSIFY_H
+#define SLUICE_BPF_CLASSIFY_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sluice_abi.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+
+#define SL_FIELDS 5
+
+static __always_inline __u32 sl_ctz64(__u64 x)
+{
+	__u32 n = 0;
+
+	if (!(x & 0xffffffffULL)) {
+		n += 32;
+		x >>= 32;
+	}
+	if (!(x & 0xffff)) {
+		n += 16;
+		x >>= 16;
+	}
+	if (!(x & 0xff)) {
+		n += 8;
+		x >>= 8;
+	}
+	if (!(x & 0xf)) {
+		n += 4;
+		x >>= 4;
+	}
+	if (!(x & 0x3)) {
+		n += 2;
+		x >>= 2;
+	}
+	if (!(x & 0x1))
+		n += 1;
+	return n;
+}
+
+static __always_inline void sl_count_rule(const struct sl_rule *r, __u32 bytes)
+{
+	__u32 slot = r->counter;
+	struct sl_counter *c = bpf_map_lookup_elem(&sl_rule_counters, &slot);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+struct sl_match_ctx {
+	struct sl_bitmap *bm[SL_FIELDS];
+	void *rules;          /* this generation's sl_rules inner map */
+	__u32 bytes;          /* frame length, for the counters */
+	__s32 match;          /* index of the deciding rule, or -1 */
+};
+
+/* bpf_loop callback: one 64-rule word. Returns 1 to stop. */
+static long sl_match_word(__u32 w, void *data)
+{
+	struct sl_match_ctx *m = data;
+	__u64 x;
+
+	if (w >= SL_MAX_WORDS)
+		return 1;
+	/* The compiler drops a bound it can prove; the verifier needs to see one. */
+	asm volatile("%0 &= %1" : "+r"(w) : "i"(SL_MAX_WORDS - 1));
+	x = m->bm[0]->w[w] & m->bm[1]->w[w] & m->bm[2]->w[w] & m->bm[3]->w[w] & m->bm[4]->w[w];
+	for (int k = 0; k < 64 && x; k++) {
+		__u32 idx = w * 64 + sl_ctz64(x);
+		struct sl_rule *r = bpf_map_lookup_elem(m->rules, &idx);
+
+		if (!r)
+			return 1;
+		sl_count_rule(r, m->bytes);
+		if (r->action != SL_ACT_COUNT) {
+			m->match = (__s32)idx;
+			return 1;
+		}
+		x &= x - 1;
+	}
+	return 0;
+}
+
+static __always_inline struct sl_bitmap *sl_bitmap_of(void *bitmaps, __u32 cls)
+{
+	return bpf_map_lookup_elem(bitmaps, &cls);
+}
+
+/* Class of addr in the prefix table outer[slot]; returns 0 and sets *cls, or -1. */
+static __always_inline int sl_addr_class4(void *outer, __u32 slot, const __u8 *addr, __u32 *cls)
+{
+	struct sl_lpm4_key key = { .prefixlen = 32 };
+	void *tbl = bpf_map_lookup_elem(outer, &slot);
+	__u32 *v;
+
+	if (!tbl)
+		return -1;
+	__builtin_memcpy(key.addr, addr, 4);
+	v = bpf_map_lookup_elem(tbl, &key);
+	if (!v)
+		return -1;
+	*cls = *v;
+	return 0;
+}
+
+static __always_inline int sl_addr_class6(void *outer, __u32 slot, const __u8 *addr, __u32 *cls)
+{
+	struct sl_lpm6_key key = { .prefixlen = 128 };
+	void *tbl = bpf_map_lookup_elem(outer, &slot);
+	__u32 *v;
+
+	if (!tbl)
+		return -1;
+	__builtin_memcpy(key.addr, addr, 16);
+	v = bpf_map_lookup_elem(tbl, &key);
+	if (!v)
+		return -1;
+	*cls = *v;
+	return 0;
+}
+
+/*
+ * Classifies p against generation slot (whose info is gi). Returns the index of the
+ * deciding rule and points *rule at it, or -1 when no rule decided (no match, or a
+ * table missing an entry the agent always writes, which only a bug could cause).
+ */
+static __always_inline __s32 sl_classify(const struct sl_pkt *p, __u32 slot, const struct sl_gen_info *gi,
+					 __u32 bytes, struct sl_rule **rule)
+{
+	struct sl_match_ctx m = { .bytes = bytes, .match = -1 };
+	__u32 cls[SL_FIELDS], key;
+	struct sl_port_classes *pc;
+	void *tbl, *bitmaps;
+	__u32 *l4;
+	int err;
+
+	if (p->family == 4) {
+		err = sl_addr_class4(&sl_src4, slot, p->src, &cls[0]);
+		err |= sl_addr_class4(&sl_dst4, slot, p->dst, &cls[1]);
+	} else {
+		err = sl_addr_class6(&sl_src6, slot, p->src, &cls[0]);
+		err |= sl_addr_class6(&sl_dst6, slot, p->dst, &cls[1]);
+	}
+	if (err)
+		return -1;
+
+	tbl = bpf_map_lookup_elem(&sl_ports, &slot);
+	if (!tbl)
+		return -1;
+	key = p->sport;
+	pc = bpf_map_lookup_elem(tbl, &key);
+	if (!pc)
+		return -1;
+	cls[2] = pc->sport;
+	key = p->dport;
+	pc = bpf_map_lookup_elem(tbl, &key);
+	if (!pc)
+		return -1;
+	cls[3] = pc->dport;
+
+	tbl = bpf_map_lookup_elem(&sl_l4, &slot);
+	if (!tbl)
+		return -1;
+	key = ((__u32)p->proto << 8) | p->tcp_flags;
+	l4 = bpf_map_lookup_elem(tbl, &key);
+	if (!l4)
+		return -1;
+	cls[4] = *l4;
+
+	bitmaps = bpf_map_lookup_elem(&sl_bitmaps, &slot);
+	m.rules = bpf_map_lookup_elem(&sl_rules, &slot);
+	if (!bitmaps || !m.rules)
+		return -1;
+#pragma unroll
+	for (int i = 0; i < SL_FIELDS; i++) {
+		m.bm[i] = sl_bitmap_of(bitmaps, cls[i]);
+		if (!m.bm[i])
+			return -1;
+	}
+
+	bpf_loop(gi->n_words, sl_match_word, &m, 0);
+	if (m.match < 0)
+		return -1;
+	key = (__u32)m.match;
+	*rule = bpf_map_lookup_elem(m.rules, &key);
+	return *rule ? m.match : -1;
+}
+
+#endif

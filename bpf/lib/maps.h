@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * maps.h — the inspection program's maps. A policy generation is one inner map per
+ * table below, held in slot 0 or 1 of each ARRAY_OF_MAPS; sl_ctl names the live slot.
+ * The agent fills every table of the idle slot, then flips sl_ctl.slot with one 4-byte
+ * map update: a packet reads the slot once and sees one whole generation.
+ *
+ * Inner-map templates must match what agent/datapath.c creates (type, key and value
+ * sizes, flags, and max_entries unless BPF_F_INNER_MAP is set). Inner templates give
+ * sizes rather than types: clang emits only forward declarations for types that
+ * appear nowhere but in an inner template, and libbpf cannot size those.
+ */
+#ifndef SLUICE_BPF_MAPS_H
+#define SLUICE_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sluice_abi.h"
+
+/* Prefix table: CIDR -> class id (the class of the longest matching prefix). */
+struct sl_lpm4_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct sl_lpm4_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct sl_lpm6_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct sl_lpm6_key));
+	__uint(value_size, sizeof(__u32));
+};
+
+/* Port -> classes of that port as source and as destination. */
+struct sl_ports_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_PORTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_port_classes));
+};
+
+/* (IP protocol << 8 | TCP flags) -> class id. */
+struct sl_l4_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_L4_KEYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+};
+
+/* Class id -> rule bitmap; sized per generation to its number of classes. */
+struct sl_bitmaps_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_bitmap));
+};
+
+/* Rule index (priority order) -> what to do. */
+struct sl_rules_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_RULES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_rule));
+};
+
+#define SL_OUTER(name, inner)                                 \
+	struct {                                              \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);      \
+		__uint(max_entries, SL_GEN_SLOTS);             \
+		__type(key, __u32);                            \
+		__array(values, struct inner);                 \
+	} name SEC(".maps")
+
+SL_OUTER(sl_src4, sl_lpm4_map);      /* source IPv4 prefixes */
+SL_OUTER(sl_dst4, sl_lpm4_map);      /* destination IPv4 prefixes */
+SL_OUTER(sl_src6, sl_lpm6_map);      /* source IPv6 prefixes */
+SL_OUTER(sl_dst6, sl_lpm6_map);      /* destination IPv6 prefixes */
+SL_OUTER(sl_ports, sl_ports_map);    /* port classes */
+SL_OUTER(sl_l4, sl_l4_map);          /* protocol + TCP flag classes */
+SL_OUTER(sl_bitmaps, sl_bitmaps_map); /* class bitmaps */
+SL_OUTER(sl_rules, sl_rules_map);    /* rule actions */
+
+/* The generation switch: which slot is live. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_ctl);
+} sl_ctl SEC(".maps");
+
+/* Per slot: rule and word counts of the generation in it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_GEN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sl_gen_info);
+} sl_gen SEC(".maps");
+
+/* Per-rule packets and bytes by stable counter slot (survives generation switches). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct sl_counter);
+} sl_rule_counters SEC(".maps");
+
+/* Rule name of each counter slot, so a restarted agent can map counters back to rules. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, char[SL_NAME_LEN]);
+} sl_rule_names SEC(".maps");
+
+/* Datapath counters by enum sl_stat. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sl_stats SEC(".maps");
+
+/* What is pinned: ABI version and object hash, checked before adoption. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_meta);
+} sl_meta SEC(".maps");
+
+#endif

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * sluice_abi.h — the kernel/user ABI: every struct that crosses between the BPF
+ * programs and the agent, with fixed-width fields and no pointers, plus the limits
+ * both sides size their maps by. SL_ABI_VERSION changes whenever a layout here
+ * changes; an agent adopts pinned maps only when the pinned version equals its own.
+ *
+ * Classification (see bpf/lib/classify.h): every rule has an index in priority
+ * order (0 wins). Each packet field is looked up in its own table and yields a class
+ * id; a class id names a bitmap with one bit per rule that the field's value allows.
+ * The AND of the field bitmaps, lowest set bit first, gives the matching rules.
+ */
+#ifndef SLUICE_ABI_H
+#define SLUICE_ABI_H
+
+#include <linux/types.h>
+
+#define SL_ABI_VERSION 1
+
+#ifndef SL_MAX_RULES
+#define SL_MAX_RULES 16384 /* rules per generation; a multiple of 64 */
+#endif
+#define SL_MAX_WORDS (SL_MAX_RULES / 64)
+#ifndef SL_MAX_PREFIXES
+#define SL_MAX_PREFIXES 65536 /* distinct CIDRs per address table per generation */
+#endif
+#define SL_PORTS 65536
+#define SL_L4_KEYS 65536 /* (IP protocol << 8) | TCP flags */
+#define SL_NAME_LEN 64
+#define SL_GEN_SLOTS 2 /* the live generation and the one being built or retired */
+
+/* Key of the IPv4 and IPv6 prefix tables (LPM tries). */
+struct sl_lpm4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct sl_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Value of the port table: the class of a source and of a destination port. */
+struct sl_port_classes {
+	__u32 sport;
+	__u32 dport;
+};
+
+/* One class's rule bitmap: bit i of word i/64 set = rule i allows this field value. */
+struct sl_bitmap {
+	__u64 w[SL_MAX_WORDS];
+};
+
+enum sl_action {
+	SL_ACT_PASS = 0,
+	SL_ACT_DROP = 1,
+	SL_ACT_COUNT = 2, /* count, then keep looking at lower-priority rules */
+	SL_ACT_RATE_LIMIT = 3,
+};
+
+/* A rule as the datapath sees it, indexed by priority order. */
+struct sl_rule {
+	__u32 action;      /* enum sl_action */
+	__u32 counter;     /* slot in sl_rule_counters; stable while the rule's name is */
+	__u32 sample_one_in;
+	__u32 snaplen;
+	__u64 rl_rate;     /* tokens per second */
+	__u64 rl_burst;    /* bucket depth */
+	__u32 rl_flags;
+	__u32 pad;
+};
+
+/* Per generation slot: how much of the bitmaps to read. */
+struct sl_gen_info {
+	__u32 n_rules;
+	__u32 n_words;     /* ceil(n_rules / 64) */
+	__u64 generation;  /* increases with every switch */
+	__u64 revision;    /* the controller's revision compiled into this generation */
+	__u8 hash[32];     /* that revision's content hash (raw sha256) */
+};
+
+/* The switch: one 4-byte write moves every packet to the other slot. */
+struct sl_ctl {
+	__u32 slot;        /* live generation slot, 0 or 1 */
+	__u32 pad;
+};
+
+struct sl_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Datapath counters by reason, one shared list for kernel and user space. */
+enum sl_stat {
+	SL_STAT_PACKETS = 0,  /* every packet the program saw */
+	SL_STAT_NO_POLICY,    /* no generation live yet: passed */
+	SL_STAT_NON_IP,       /* not IPv4/IPv6: passed unclassified */
+	SL_STAT_TRUNCATED,    /* headers cut short: passed unclassified */
+	SL_STAT_BAD_HEADER,   /* IHL < 5, bad version: passed unclassified */
+	SL_STAT_FRAGMENT,     /* IP fragment: classified without ports */
+	SL_STAT_EXT_LIMIT,    /* more IPv6 extension headers than we walk: classified without ports */
+	SL_STAT_NO_MATCH,     /* classified, no rule matched: passed */
+	SL_STAT_DROP_RULE,    /* dropped by a drop rule */
+	SL_STAT_DROP_RATE,    /* dropped by a rate limit */
+	SL_STAT_MAX,
+};
+
+#define SL_STAT_NAMES                                                                                    \
+	{ "packets", "no_policy", "non_ip", "truncated", "bad_header", "fragment", "ext_limit", "no_match", \
+	  "drop_rule", "drop_rate_limit" }
+
+/* Identity of what is pinned, checked before adoption. */
+struct sl_meta {
+	__u32 abi_version;
+	__u32 max_rules;
+	__u8 obj_hash[32]; /* sha256 of the BPF object the pinned program was loaded from */
+};
+
+#endif

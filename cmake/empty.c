@@ -1,0 +1,1 @@
+/* An empty unit, so a component library always has a source. */
