@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# lab.sh — a sluice lab in network namespaces, sourced by the quickstart and the e2e tests.
+#
+#   ctl  (controller)  10.98.1.1 ── 10.98.1.2  gw1 (agent, XDP on g1a)
+#                      10.98.2.1 ── 10.98.2.2  gw2 (agent, XDP on g2a)
+#   cli  10.99.1.1 ── g1a 10.99.1.254 [gw1] g1b 10.99.2.254 ── 10.99.2.1  srv
+#   cli  10.99.3.1 ── g2a 10.99.3.254 [gw2] g2b 10.99.4.254 ── 10.99.4.1  srv
+#
+# Every address and route lives inside the lab's own namespaces; nothing is added to the
+# root namespace, so no lab packet can leave by a real interface. Names carry a per-run
+# prefix (LAB), and lab_down removes exactly what lab_up made: the namespaces, the
+# processes it started (by PID), and the agents' pin directories.
+#
+# Use: source deploy/lab/lab.sh; lab_up; lab_start_controller; lab_start_agent gw1 ...; lab_down
+
+LAB=${LAB:-sl$(printf '%04x' $((RANDOM % 65536)))}
+LAB_DIR=${LAB_DIR:-$(mktemp -d "/tmp/sluice-$LAB.XXXXXX")}
+LAB_BIN=${LAB_BIN:-${SLUICE_BIN:-$(pwd)/build/bin}}
+LAB_BPFFS=/run/sluice/bpffs
+LAB_PORT=7443
+LAB_NS=(ctl cli gw1 gw2 srv)
+declare -A LAB_PID=()
+LAB_MOUNTED_BPFFS=0
+
+ns() { echo "$LAB-$1"; }
+in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
+lab_log() { echo "lab: $*" >&2; }
+
+# veth NS1 DEV1 ADDR1 NS2 DEV2 ADDR2: a veth pair made directly inside the namespaces.
+lab_veth() {
+	ip -n "$(ns "$1")" link add "$2" type veth peer name "$5" netns "$(ns "$4")"
+	ip -n "$(ns "$1")" addr add "$3" dev "$2"
+	ip -n "$(ns "$4")" addr add "$6" dev "$5"
+	ip -n "$(ns "$1")" link set "$2" up
+	ip -n "$(ns "$4")" link set "$5" up
+	# Real checksums on the wire (veth would otherwise leave them partial).
+	in_ns "$1" ethtool -K "$2" tx off rx off >/dev/null 2>&1 || true
+	in_ns "$4" ethtool -K "$5" tx off rx off >/dev/null 2>&1 || true
+}
+
+lab_up() {
+	local n
+	for n in "${LAB_NS[@]}"; do
+		ip netns add "$(ns "$n")"
+		ip -n "$(ns "$n")" link set lo up
+	done
+	lab_veth ctl m1 10.98.1.1/30 gw1 m 10.98.1.2/30
+	lab_veth ctl m2 10.98.2.1/30 gw2 m 10.98.2.2/30
+	lab_veth cli c1 10.99.1.1/24 gw1 g1a 10.99.1.254/24
+	lab_veth gw1 g1b 10.99.2.254/24 srv s1 10.99.2.1/24
+	lab_veth cli c2 10.99.3.1/24 gw2 g2a 10.99.3.254/24
+	lab_veth gw2 g2b 10.99.4.254/24 srv s2 10.99.4.1/24
+	in_ns gw1 sysctl -qw net.ipv4.ip_forward=1
+	in_ns gw2 sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$(ns cli)" route add 10.99.2.0/24 via 10.99.1.254
+	ip -n "$(ns cli)" route add 10.99.4.0/24 via 10.99.3.254
+	ip -n "$(ns srv)" route add 10.99.1.0/24 via 10.99.2.254
+	ip -n "$(ns srv)" route add 10.99.3.0/24 via 10.99.4.254
+
+	# Agents in namespaces need a bpffs their pins outlive them on (see shared notes).
+	mkdir -p "$LAB_BPFFS"
+	if ! mountpoint -q "$LAB_BPFFS"; then
+		mount -t bpf bpf "$LAB_BPFFS"
+		LAB_MOUNTED_BPFFS=1
+	fi
+	lab_log "namespaces $LAB-{${LAB_NS[*]}} up; files in $LAB_DIR"
+}
+
+# Starts a background process inside a namespace and remembers its PID under KEY.
+lab_spawn() {
+	local key=$1 n=$2 log=$3; shift 3
+	ip netns exec "$(ns "$n")" "$@" >>"$log" 2>&1 &
+	LAB_PID[$key]=$!
+}
+
+lab_start_controller() {
+	lab_spawn controller ctl "$LAB_DIR/controller.log" \
+		"$LAB_BIN/sluice-controller" --listen 0.0.0.0:$LAB_PORT --db "$LAB_DIR/controller.db" --insecure "$@"
+	lab_wait 10 "controller listening" in_ns ctl bash -c "echo > /dev/tcp/127.0.0.1/$LAB_PORT" 2>/dev/null
+}
+
+# lab_start_agent gw1|gw2 [extra flags]
+lab_start_agent() {
+	local gw=$1; shift
+	local ctl_ip iface
+	case $gw in
+	gw1) ctl_ip=10.98.1.1 iface=g1a ;;
+	gw2) ctl_ip=10.98.2.1 iface=g2a ;;
+	esac
+	mkdir -p "$LAB_DIR/$gw"
+	lab_spawn "$gw" "$gw" "$LAB_DIR/$gw.log" \
+		"$LAB_BIN/sluice-agent" --controller "$ctl_ip:$LAB_PORT" --node-id "$gw" --label env=lab --label "gw=$gw" \
+		--iface "$iface" --xdp-mode "${LAB_XDP_MODE:-auto}" --pin-dir "$LAB_BPFFS/$LAB-$gw" --state-dir "$LAB_DIR/$gw" \
+		--insecure "$@"
+}
+
+lab_kill() { # lab_kill KEY [SIGNAL]
+	local pid=${LAB_PID[$1]:-}
+	[ -n "$pid" ] || return 0
+	kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset "LAB_PID[$1]"
+}
+
+ctl() { in_ns ctl "$LAB_BIN/sluicectl" --controller 127.0.0.1:$LAB_PORT --insecure "$@"; }
+
+# lab_wait SECONDS WHAT COMMAND...: retries COMMAND until it succeeds.
+lab_wait() {
+	local secs=$1 what=$2; shift 2
+	local deadline=$((SECONDS + secs))
+	until "$@"; do
+		if [ $SECONDS -ge $deadline ]; then
+			lab_log "timed out after ${secs}s waiting for: $what"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# Traffic: a TCP service answering "ok" and UDP sinks that log each datagram.
+lab_start_servers() {
+	local port
+	for port in "$@"; do
+		case $port in
+		tcp:*) lab_spawn "srv-$port" srv "$LAB_DIR/srv.log" \
+			socat TCP-LISTEN:"${port#tcp:}",fork,reuseaddr SYSTEM:"echo ok" ;;
+		udp:*) lab_spawn "srv-$port" srv "$LAB_DIR/srv.log" \
+			socat -u UDP-RECV:"${port#udp:}",reuseaddr OPEN:"$LAB_DIR/udp-${port#udp:}.log",creat,append ;;
+		esac
+	done
+	sleep 0.5
+}
+
+# tcp_ok DST PORT: exit 0 when a TCP connection through the gateway gets "ok" back.
+tcp_ok() {
+	[ "$(in_ns cli timeout 3 socat -T2 - TCP:"$1:$2",connect-timeout=2 </dev/null 2>/dev/null)" = ok ]
+}
+
+# udp_ok DST PORT: exit 0 when a datagram arrives at the sink.
+udp_ok() {
+	local tag="probe-$RANDOM$RANDOM" i
+	echo "$tag" | in_ns cli socat -u - UDP:"$1:$2" 2>/dev/null
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		grep -q "$tag" "$LAB_DIR/udp-$2.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+lab_down() {
+	local key n
+	for key in "${!LAB_PID[@]}"; do
+		lab_kill "$key" TERM
+	done
+	for n in "${LAB_NS[@]}"; do
+		ip netns del "$(ns "$n")" 2>/dev/null || true
+	done
+	for n in gw1 gw2; do
+		if [ -d "$LAB_BPFFS/$LAB-$n" ]; then
+			rm -f "$LAB_BPFFS/$LAB-$n"/* && rmdir "$LAB_BPFFS/$LAB-$n" 2>/dev/null || true
+		fi
+	done
+	if [ "$LAB_MOUNTED_BPFFS" = 1 ] && [ -z "$(ls -A "$LAB_BPFFS" 2>/dev/null)" ]; then
+		umount "$LAB_BPFFS" 2>/dev/null && rmdir "$LAB_BPFFS" /run/sluice 2>/dev/null || true
+	fi
+	if [ "${LAB_KEEP_FILES:-0}" != 1 ]; then
+		rm -rf "$LAB_DIR"
+	fi
+}
