@@ -6,9 +6,10 @@
  * For every packet field the value space is cut into classes whose members are allowed
  * by exactly the same rules; each class's bitmap is interned, so fields and classes
  * with equal bitmaps share one entry:
- *   - prefixes: every distinct CIDR of a field becomes an LPM entry whose bitmap is the
- *     rules that list it or any shorter prefix containing it, plus the rules without
- *     that field; 0/0 is always present so every address finds a class;
+ *   - addresses: every distinct CIDR of a field gets the bitmap of the rules that list
+ *     it or any shorter prefix containing it, plus the rules without that field (0/0 is
+ *     always present); the CIDRs then cut the address space into disjoint intervals,
+ *     each with the class of the longest prefix containing it;
  *   - ports: the boundaries of all ranges cut 0..65535 into intervals, swept once;
  *   - protocol and TCP flags: one class per (protocol, flags) key.
  */
@@ -163,12 +164,135 @@ static bool pfx_contains(const struct pfx *outer, const struct pfx *inner)
 	return true;
 }
 
+struct pfx_cls {
+	uint8_t addr[16];
+	uint32_t len;
+	uint32_t cls;
+};
+
+typedef unsigned __int128 u128;
+
+static u128 addr_value(const uint8_t *addr, size_t alen)
+{
+	u128 v = 0;
+
+	for (size_t i = 0; i < alen; i++)
+		v = v << 8 | addr[i];
+	return v;
+}
+
+struct ivl_list {
+	u128 *start;
+	uint32_t *cls;
+	size_t n;
+};
+
+/* Appends an interval start; a start at the same position replaces the last one, and a
+ * class equal to the previous interval's extends that interval instead. */
+static void ivl_emit(struct ivl_list *o, u128 pos, uint32_t cls)
+{
+	if (o->n && o->start[o->n - 1] == pos)
+		o->n--;
+	if (o->n && o->cls[o->n - 1] == cls)
+		return;
+	o->start[o->n] = pos;
+	o->cls[o->n] = cls;
+	o->n++;
+}
+
 /*
- * Builds one prefix table: field 0 = src, 1 = dst; alen 4 or 16. Writes the entries
- * (key prefixlen + addr, class) to *out_keys as struct compile_prefix4 or 6.
+ * Cuts the address space into intervals from prefixes in preorder (root 0/0 first):
+ * each prefix starts an interval of its class, and where it ends its parent's class
+ * resumes. Fills o (room for 2 * n + 1 entries).
  */
-static int build_prefixes(struct builder *b, const Sluice__V1__Policy *p, int field, size_t alen, void **out,
-			  size_t *n_out, char *err, size_t errlen)
+static void prefixes_to_intervals(const struct pfx_cls *v, size_t n, size_t alen, struct ivl_list *o)
+{
+	unsigned bits = (unsigned)alen * 8;
+	u128 max = bits == 128 ? ~(u128)0 : (((u128)1 << bits) - 1);
+	struct {
+		u128 end;
+		uint32_t cls;
+	} stack[130];
+	int depth = 0;
+
+	o->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		u128 start = addr_value(v[i].addr, alen);
+		unsigned host = bits - v[i].len;
+		u128 end = host == 128 ? max : start + (((u128)1 << host) - 1);
+
+		while (depth > 0 && start > stack[depth - 1].end) {
+			u128 e = stack[--depth].end;
+
+			if (depth > 0 && e < max)
+				ivl_emit(o, e + 1, stack[depth - 1].cls);
+		}
+		ivl_emit(o, start, v[i].cls);
+		stack[depth].end = end;
+		stack[depth].cls = v[i].cls;
+		depth++;
+	}
+	while (depth > 1) {
+		u128 e = stack[--depth].end;
+
+		if (e < max)
+			ivl_emit(o, e + 1, stack[depth - 1].cls);
+	}
+}
+
+static int write_ivl(const struct pfx_cls *v, size_t n, size_t alen, void *out)
+{
+	struct ivl_list o = { 0 };
+	int ret = 0;
+
+	o.start = malloc((2 * n + 1) * sizeof(*o.start));
+	o.cls = malloc((2 * n + 1) * sizeof(*o.cls));
+	if (!o.start || !o.cls) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	prefixes_to_intervals(v, n, alen, &o);
+	if (o.n > SL_MAX_IVL) {
+		ret = -E2BIG;
+		goto cleanup;
+	}
+	if (alen == 4) {
+		struct sl_ivl4 *iv = out;
+		size_t k = 0;
+
+		iv->n = (uint32_t)o.n;
+		for (size_t i = 0; i < o.n; i++) {
+			iv->start[i] = (uint32_t)o.start[i];
+			iv->cls[i] = o.cls[i];
+		}
+		/* top[x]: the interval holding x << 16 (the last start <= it). */
+		for (uint64_t x = 0; x < SL_IVL_TOP; x++) {
+			while (k + 1 < o.n && o.start[k + 1] <= (u128)(x << 16))
+				k++;
+			iv->top[x] = (uint32_t)k;
+		}
+	} else {
+		struct sl_ivl6 *iv = out;
+
+		iv->n = (uint32_t)o.n;
+		for (size_t i = 0; i < o.n; i++) {
+			iv->start[i][0] = (uint64_t)(o.start[i] >> 64);
+			iv->start[i][1] = (uint64_t)o.start[i];
+			iv->cls[i] = o.cls[i];
+		}
+	}
+cleanup:
+	free(o.start);
+	free(o.cls);
+	return ret;
+}
+
+/*
+ * Builds one address table: field 0 = src, 1 = dst; alen 4 or 16. out is a zeroed
+ * struct sl_ivl4 (alen 4) or struct sl_ivl6.
+ */
+static int build_prefixes(struct builder *b, const Sluice__V1__Policy *p, int field, size_t alen, void *out,
+			  char *err, size_t errlen)
 {
 	struct compile_gen *g = b->g;
 	uint32_t nw = g->n_words;
@@ -179,8 +303,7 @@ static int build_prefixes(struct builder *b, const Sluice__V1__Policy *p, int fi
 		uint32_t cls;
 	} stack[130];
 	int depth = 0, ret = 0;
-	uint8_t *entries = NULL;
-	size_t esize = alen == 4 ? sizeof(struct compile_prefix4) : sizeof(struct compile_prefix6);
+	struct pfx_cls *entries = NULL;
 
 	memset(b->wild, 0, SL_MAX_WORDS * sizeof(uint64_t));
 	v = malloc(cap * sizeof(*v));
@@ -222,7 +345,7 @@ static int build_prefixes(struct builder *b, const Sluice__V1__Policy *p, int fi
 	}
 	qsort_r(v, n, sizeof(*v), cmp_pfx, &alen);
 
-	entries = malloc(n * esize);
+	entries = malloc(n * sizeof(*entries));
 	if (!entries) {
 		ret = -ENOMEM;
 		goto cleanup;
@@ -255,19 +378,9 @@ static int build_prefixes(struct builder *b, const Sluice__V1__Policy *p, int fi
 		stack[depth].p = cur;
 		stack[depth].cls = (uint32_t)cls;
 		depth++;
-		if (alen == 4) {
-			struct compile_prefix4 *e = (struct compile_prefix4 *)entries + n_uniq;
-
-			e->key.prefixlen = cur->len;
-			memcpy(e->key.addr, cur->addr, 4);
-			e->cls = (uint32_t)cls;
-		} else {
-			struct compile_prefix6 *e = (struct compile_prefix6 *)entries + n_uniq;
-
-			e->key.prefixlen = cur->len;
-			memcpy(e->key.addr, cur->addr, 16);
-			e->cls = (uint32_t)cls;
-		}
+		memcpy(entries[n_uniq].addr, cur->addr, 16);
+		entries[n_uniq].len = cur->len;
+		entries[n_uniq].cls = (uint32_t)cls;
 		n_uniq++;
 		i = j;
 	}
@@ -277,9 +390,7 @@ static int build_prefixes(struct builder *b, const Sluice__V1__Policy *p, int fi
 		ret = -E2BIG;
 		goto cleanup;
 	}
-	*out = entries;
-	*n_out = n_uniq;
-	entries = NULL;
+	ret = write_ivl(entries, n_uniq, alen, out);
 cleanup:
 	free(entries);
 	free(v);
@@ -500,9 +611,14 @@ int compile__policy(const Sluice__V1__Policy *p, uint32_t capacity, struct compi
 	g->order = calloc(g->n_rules ? g->n_rules : 1, sizeof(*g->order));
 	g->ports = calloc(SL_PORTS, sizeof(*g->ports));
 	g->l4 = calloc(SL_L4_KEYS, sizeof(*g->l4));
+	g->src4 = calloc(1, sizeof(*g->src4));
+	g->dst4 = calloc(1, sizeof(*g->dst4));
+	g->src6 = calloc(1, sizeof(*g->src6));
+	g->dst6 = calloc(1, sizeof(*g->dst6));
 	b.scratch = calloc(SL_MAX_WORDS, sizeof(uint64_t));
 	b.wild = calloc(SL_MAX_WORDS, sizeof(uint64_t));
-	if (!g->rules || !g->order || !g->ports || !g->l4 || !b.scratch || !b.wild) {
+	if (!g->rules || !g->order || !g->ports || !g->l4 || !g->src4 || !g->dst4 || !g->src6 || !g->dst6 ||
+	    !b.scratch || !b.wild) {
 		ret = -ENOMEM;
 		goto cleanup;
 	}
@@ -513,13 +629,13 @@ int compile__policy(const Sluice__V1__Policy *p, uint32_t capacity, struct compi
 	ret = build_rules(g, p, err, errlen);
 	if (ret)
 		goto cleanup;
-	ret = build_prefixes(&b, p, 0, 4, (void **)&g->src4, &g->n_src4, err, errlen);
+	ret = build_prefixes(&b, p, 0, 4, g->src4, err, errlen);
 	if (!ret)
-		ret = build_prefixes(&b, p, 1, 4, (void **)&g->dst4, &g->n_dst4, err, errlen);
+		ret = build_prefixes(&b, p, 1, 4, g->dst4, err, errlen);
 	if (!ret)
-		ret = build_prefixes(&b, p, 0, 16, (void **)&g->src6, &g->n_src6, err, errlen);
+		ret = build_prefixes(&b, p, 0, 16, g->src6, err, errlen);
 	if (!ret)
-		ret = build_prefixes(&b, p, 1, 16, (void **)&g->dst6, &g->n_dst6, err, errlen);
+		ret = build_prefixes(&b, p, 1, 16, g->dst6, err, errlen);
 	if (!ret)
 		ret = build_ports(&b, p, 0);
 	if (!ret)

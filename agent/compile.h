@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * compile.h — turns a policy into the tables of one datapath generation, in memory,
- * with no BPF calls: rules in priority order, prefix tables, port and protocol class
+ * with no BPF calls: rules in priority order, address interval tables, port and protocol class
  * tables, and the deduplicated class bitmaps (see bpf/sluice_abi.h). datapath.c writes
  * the result into fresh maps; tests compare it with a plain reference classifier.
  */
@@ -14,24 +14,13 @@
 #include "sluice_abi.h"
 #include "sluice/v1/policy.pb-c.h"
 
-struct compile_prefix4 {
-	struct sl_lpm4_key key;
-	uint32_t cls;
-};
-
-struct compile_prefix6 {
-	struct sl_lpm6_key key;
-	uint32_t cls;
-};
-
 struct compile_gen {
 	uint32_t n_rules;
 	uint32_t n_words;              /* ceil(n_rules / 64) */
 	struct sl_rule *rules;         /* [n_rules] in priority order; .counter is left 0 */
 	uint32_t *order;               /* [n_rules] index of each rule in the policy */
-	struct compile_prefix4 *src4, *dst4;
-	struct compile_prefix6 *src6, *dst6;
-	size_t n_src4, n_dst4, n_src6, n_dst6;
+	struct sl_ivl4 *src4, *dst4;   /* address interval tables */
+	struct sl_ivl6 *src6, *dst6;
 	struct sl_port_classes *ports; /* [SL_PORTS] */
 	uint32_t *l4;                  /* [SL_L4_KEYS] */
 	uint64_t *bitmaps;             /* [n_classes][SL_MAX_WORDS] */

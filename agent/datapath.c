@@ -59,10 +59,10 @@ static const struct inner_spec {
 	enum bpf_map_type type;
 	__u32 key_size, value_size, max_entries, flags; /* max_entries 0: per generation */
 } inner_specs[N_OUTER] = {
-	[M_SRC4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm4_key), 4, SL_MAX_PREFIXES, BPF_F_NO_PREALLOC },
-	[M_DST4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm4_key), 4, SL_MAX_PREFIXES, BPF_F_NO_PREALLOC },
-	[M_SRC6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm6_key), 4, SL_MAX_PREFIXES, BPF_F_NO_PREALLOC },
-	[M_DST6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm6_key), 4, SL_MAX_PREFIXES, BPF_F_NO_PREALLOC },
+	[M_SRC4] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_ivl4), 1, BPF_F_MMAPABLE },
+	[M_DST4] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_ivl4), 1, BPF_F_MMAPABLE },
+	[M_SRC6] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_ivl6), 1, BPF_F_MMAPABLE },
+	[M_DST6] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_ivl6), 1, BPF_F_MMAPABLE },
 	[M_PORTS] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_port_classes), SL_PORTS, BPF_F_MMAPABLE },
 	[M_L4] = { BPF_MAP_TYPE_ARRAY, 4, 4, SL_L4_KEYS, BPF_F_MMAPABLE },
 	[M_BITMAPS] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_bitmap), 0, BPF_F_MMAPABLE | BPF_F_INNER_MAP },
@@ -610,17 +610,6 @@ static int fill_mmap(int fd, __u32 max_entries, const void *src, size_t n, size_
 	return 0;
 }
 
-static int fill_lpm(int fd, const void *entries, size_t n, size_t esize, size_t keysize)
-{
-	for (size_t i = 0; i < n; i++) {
-		const uint8_t *e = (const uint8_t *)entries + i * esize;
-
-		if (bpf_map_update_elem(fd, e, e + keysize, BPF_ANY))
-			return -errno;
-	}
-	return 0;
-}
-
 static int create_inner(int which, __u32 max_entries)
 {
 	const struct inner_spec *s = &inner_specs[which];
@@ -721,13 +710,13 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 			goto cleanup;
 		}
 	}
-	ret = fill_lpm(inner[M_SRC4], g->src4, g->n_src4, sizeof(*g->src4), sizeof(g->src4->key));
+	ret = fill_mmap(inner[M_SRC4], 1, g->src4, 1, sizeof(*g->src4));
 	if (!ret)
-		ret = fill_lpm(inner[M_DST4], g->dst4, g->n_dst4, sizeof(*g->dst4), sizeof(g->dst4->key));
+		ret = fill_mmap(inner[M_DST4], 1, g->dst4, 1, sizeof(*g->dst4));
 	if (!ret)
-		ret = fill_lpm(inner[M_SRC6], g->src6, g->n_src6, sizeof(*g->src6), sizeof(g->src6->key));
+		ret = fill_mmap(inner[M_SRC6], 1, g->src6, 1, sizeof(*g->src6));
 	if (!ret)
-		ret = fill_lpm(inner[M_DST6], g->dst6, g->n_dst6, sizeof(*g->dst6), sizeof(g->dst6->key));
+		ret = fill_mmap(inner[M_DST6], 1, g->dst6, 1, sizeof(*g->dst6));
 	if (!ret)
 		ret = fill_mmap(inner[M_PORTS], SL_PORTS, g->ports, SL_PORTS, sizeof(*g->ports));
 	if (!ret)

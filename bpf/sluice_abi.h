@@ -15,29 +15,43 @@
 
 #include <linux/types.h>
 
-#define SL_ABI_VERSION 1
+#define SL_ABI_VERSION 2
 
 #ifndef SL_MAX_RULES
 #define SL_MAX_RULES 16384 /* rules per generation; a multiple of 64 */
 #endif
 #define SL_MAX_WORDS (SL_MAX_RULES / 64)
 #ifndef SL_MAX_PREFIXES
-#define SL_MAX_PREFIXES 65536 /* distinct CIDRs per address table per generation */
+#define SL_MAX_PREFIXES 65535 /* distinct CIDRs per address table per generation */
 #endif
+#define SL_MAX_IVL 131072     /* address intervals per table: >= 2 * SL_MAX_PREFIXES + 1, a power of 2 */
+#define SL_IVL_TOP 65537      /* IPv4 direct index: one entry per /16, plus an end marker */
 #define SL_PORTS 65536
 #define SL_L4_KEYS 65536 /* (IP protocol << 8) | TCP flags */
 #define SL_NAME_LEN 64
 #define SL_GEN_SLOTS 2 /* the live generation and the one being built or retired */
 
-/* Key of the IPv4 and IPv6 prefix tables (LPM tries). */
-struct sl_lpm4_key {
-	__u32 prefixlen;
-	__u8 addr[4];
+/*
+ * Address tables. The agent turns a field's CIDRs into the sorted, disjoint intervals
+ * they cut the address space into; interval k covers [start[k], start[k + 1]) and has
+ * class cls[k] (the class of the longest prefix that contains it). A lookup finds the
+ * last start <= address. IPv4 narrows the search with a direct index: top[x] is the
+ * interval that holds address x << 16, so an address in /16 x lies in an interval
+ * between top[x] and top[x + 1]. Addresses are host-order integers.
+ */
+struct sl_ivl4 {
+	__u32 n;                  /* intervals in use, >= 1; start[0] == 0 */
+	__u32 pad;
+	__u32 top[SL_IVL_TOP];
+	__u32 start[SL_MAX_IVL];
+	__u32 cls[SL_MAX_IVL];
 };
 
-struct sl_lpm6_key {
-	__u32 prefixlen;
-	__u8 addr[16];
+struct sl_ivl6 {
+	__u32 n;
+	__u32 pad;
+	__u64 start[SL_MAX_IVL][2]; /* [0] high 64 bits, [1] low 64 bits */
+	__u32 cls[SL_MAX_IVL];
 };
 
 /* Value of the port table: the class of a source and of a destination port. */

@@ -2,7 +2,7 @@
 /*
  * classify.h — bit-vector classification of a parsed packet against the live
  * generation (the design of bpf-iptables): five table lookups (source and destination
- * prefix, source and destination port, protocol with TCP flags) each give a class whose
+ * address interval, source and destination port, protocol with TCP flags) each give a class whose
  * bitmap holds one bit per rule that the field allows; the AND of the five bitmaps, read
  * lowest bit first, lists the matching rules in priority order.
  *
@@ -101,36 +101,59 @@ static __always_inline struct sl_bitmap *sl_bitmap_of(void *bitmaps, __u32 cls)
 	return bpf_map_lookup_elem(bitmaps, &cls);
 }
 
-/* Class of addr in the prefix table outer[slot]; returns 0 and sets *cls, or -1. */
-static __always_inline int sl_addr_class4(void *outer, __u32 slot, const __u8 *addr, __u32 *cls)
+#define SL_IVL_MASK (SL_MAX_IVL - 1)
+#define SL_IVL_STEPS 18 /* > log2(SL_MAX_IVL) */
+
+/* Class of a host-order IPv4 address in the interval table outer[slot]: 0 or -1. */
+static __always_inline int sl_addr_class4(void *outer, __u32 slot, __u32 a, __u32 *cls)
 {
-	struct sl_lpm4_key key = { .prefixlen = 32 };
 	void *tbl = bpf_map_lookup_elem(outer, &slot);
-	__u32 *v;
+	struct sl_ivl4 *iv;
+	__u32 zero = 0, lo, hi, x = a >> 16;
 
 	if (!tbl)
 		return -1;
-	__builtin_memcpy(key.addr, addr, 4);
-	v = bpf_map_lookup_elem(tbl, &key);
-	if (!v)
+	iv = bpf_map_lookup_elem(tbl, &zero);
+	if (!iv)
 		return -1;
-	*cls = *v;
+	lo = iv->top[x];
+	hi = iv->top[x + 1];
+	/* Largest k in [lo, hi] with start[k] <= a; start[lo] <= a holds by construction. */
+	for (int i = 0; i < SL_IVL_STEPS && lo < hi; i++) {
+		__u32 mid = (lo + hi + 1) / 2;
+
+		if (iv->start[mid & SL_IVL_MASK] <= a)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	*cls = iv->cls[lo & SL_IVL_MASK];
 	return 0;
 }
 
-static __always_inline int sl_addr_class6(void *outer, __u32 slot, const __u8 *addr, __u32 *cls)
+/* The same for IPv6, whose address is (high, low) 64-bit halves, over the whole table. */
+static __always_inline int sl_addr_class6(void *outer, __u32 slot, __u64 ah, __u64 al, __u32 *cls)
 {
-	struct sl_lpm6_key key = { .prefixlen = 128 };
 	void *tbl = bpf_map_lookup_elem(outer, &slot);
-	__u32 *v;
+	struct sl_ivl6 *iv;
+	__u32 zero = 0, lo = 0, hi;
 
 	if (!tbl)
 		return -1;
-	__builtin_memcpy(key.addr, addr, 16);
-	v = bpf_map_lookup_elem(tbl, &key);
-	if (!v)
+	iv = bpf_map_lookup_elem(tbl, &zero);
+	if (!iv)
 		return -1;
-	*cls = *v;
+	hi = iv->n - 1;
+	for (int i = 0; i < SL_IVL_STEPS && lo < hi; i++) {
+		__u32 mid = (lo + hi + 1) / 2;
+		__u64 sh = iv->start[mid & SL_IVL_MASK][0], sl = iv->start[mid & SL_IVL_MASK][1];
+
+		if (sh < ah || (sh == ah && sl <= al))
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	*cls = iv->cls[lo & SL_IVL_MASK];
 	return 0;
 }
 
@@ -150,11 +173,19 @@ static __always_inline __s32 sl_classify(const struct sl_pkt *p, __u32 slot, con
 	int err;
 
 	if (p->family == 4) {
-		err = sl_addr_class4(&sl_src4, slot, p->src, &cls[0]);
-		err |= sl_addr_class4(&sl_dst4, slot, p->dst, &cls[1]);
+		__u32 s4, d4;
+
+		__builtin_memcpy(&s4, p->src, 4);
+		__builtin_memcpy(&d4, p->dst, 4);
+		err = sl_addr_class4(&sl_src4, slot, bpf_ntohl(s4), &cls[0]);
+		err |= sl_addr_class4(&sl_dst4, slot, bpf_ntohl(d4), &cls[1]);
 	} else {
-		err = sl_addr_class6(&sl_src6, slot, p->src, &cls[0]);
-		err |= sl_addr_class6(&sl_dst6, slot, p->dst, &cls[1]);
+		__u64 s6[2], d6[2];
+
+		__builtin_memcpy(s6, p->src, 16);
+		__builtin_memcpy(d6, p->dst, 16);
+		err = sl_addr_class6(&sl_src6, slot, bpf_be64_to_cpu(s6[0]), bpf_be64_to_cpu(s6[1]), &cls[0]);
+		err |= sl_addr_class6(&sl_dst6, slot, bpf_be64_to_cpu(d6[0]), bpf_be64_to_cpu(d6[1]), &cls[1]);
 	}
 	if (err)
 		return -1;

@@ -18,21 +18,21 @@
 
 #include "sluice_abi.h"
 
-/* Prefix table: CIDR -> class id (the class of the longest matching prefix). */
-struct sl_lpm4_map {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, SL_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct sl_lpm4_key));
-	__uint(value_size, sizeof(__u32));
+/* Address intervals -> class ids (one entry holding the whole table). */
+struct sl_ivl4_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_ivl4));
 };
 
-struct sl_lpm6_map {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, SL_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct sl_lpm6_key));
-	__uint(value_size, sizeof(__u32));
+struct sl_ivl6_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_ivl6));
 };
 
 /* Port -> classes of that port as source and as destination. */
@@ -79,10 +79,10 @@ struct sl_rules_map {
 		__array(values, struct inner);                 \
 	} name SEC(".maps")
 
-SL_OUTER(sl_src4, sl_lpm4_map);      /* source IPv4 prefixes */
-SL_OUTER(sl_dst4, sl_lpm4_map);      /* destination IPv4 prefixes */
-SL_OUTER(sl_src6, sl_lpm6_map);      /* source IPv6 prefixes */
-SL_OUTER(sl_dst6, sl_lpm6_map);      /* destination IPv6 prefixes */
+SL_OUTER(sl_src4, sl_ivl4_map);      /* source IPv4 intervals */
+SL_OUTER(sl_dst4, sl_ivl4_map);      /* destination IPv4 intervals */
+SL_OUTER(sl_src6, sl_ivl6_map);      /* source IPv6 intervals */
+SL_OUTER(sl_dst6, sl_ivl6_map);      /* destination IPv6 intervals */
 SL_OUTER(sl_ports, sl_ports_map);    /* port classes */
 SL_OUTER(sl_l4, sl_l4_map);          /* protocol + TCP flag classes */
 SL_OUTER(sl_bitmaps, sl_bitmaps_map); /* class bitmaps */
