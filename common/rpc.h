@@ -11,7 +11,9 @@
  * Client: blocking unary calls with a deadline, and a client stream driven by one
  * thread through rpc_client_stream__next().
  *
- * TLS: pass an rpc_tls with all three files for mTLS, or NULL for plaintext.
+ * TLS: pass an rpc_tls with all three files for mTLS, or NULL for plaintext. A client may
+ * leave cert_file and key_file NULL (server-authenticated TLS only; an mTLS server refuses
+ * it) and ca_file NULL (the system's roots).
  */
 #ifndef SLUICE_RPC_H
 #define SLUICE_RPC_H
@@ -86,7 +88,10 @@ typedef enum rpc_code (*rpc_unary_fn)(void *user, const struct rpc_peer *peer, c
 
 /* Bidirectional stream callbacks, all called on the server thread. */
 struct rpc_stream_ops {
-	/* A new stream: return 0 to accept (and set *stream_user), or an rpc_code to refuse it. */
+	/* A new stream: return 0 to accept (and set *stream_user), or an rpc_code (or -errno)
+	 * to refuse it. To refuse with a message, accept, rpc_stream__finish() and return 0.
+	 * Any callback may be NULL. A peer's half-close is not reported: the stream stays open
+	 * for our sends until we finish it or the peer goes away. */
 	int (*on_open)(void *user, struct rpc_stream *s, const struct rpc_peer *peer, void **stream_user);
 	/* One message from the peer. The bytes are valid only during the call. */
 	void (*on_message)(void *user, struct rpc_stream *s, void *stream_user, const uint8_t *msg, size_t len);
@@ -106,7 +111,8 @@ struct rpc_server_opts {
 /* NULL + errno on failure. Register handlers, then start. */
 struct rpc_server *rpc_server__new(const struct rpc_server_opts *opts);
 
-/* method is the full path, "/sluice.v1.ControlService/ApplyPolicy". 0 or -errno. */
+/* method is the full path, "/sluice.v1.ControlService/ApplyPolicy". 0 or -errno
+ * (-EEXIST: already registered; -EBUSY: the server has started). */
 int rpc_server__add_unary(struct rpc_server *srv, const char *method, rpc_unary_fn fn, void *user);
 int rpc_server__add_stream(struct rpc_server *srv, const char *method, const struct rpc_stream_ops *ops,
 			   void *user);
@@ -115,21 +121,28 @@ int rpc_server__add_stream(struct rpc_server *srv, const char *method, const str
  * (-EADDRINUSE when the address cannot be bound). */
 int rpc_server__start(struct rpc_server *srv);
 
-/* Runs fn(arg) on the server thread as soon as it can. Thread-safe. 0 or -errno. */
+/* Runs fn(arg) on the server thread as soon as it can (functions posted before start run
+ * once it starts; posts run in order). Thread-safe. 0 or -errno (-ESHUTDOWN once
+ * rpc_server__free has finished the thread: fn will not run). */
 int rpc_server__post(struct rpc_server *srv, void (*fn)(void *arg), void *arg);
 
-/* Calls fn(arg) on the server thread every interval_ms (one tick function per server). */
+/* Calls fn(arg) on the server thread every interval_ms (one tick function per server;
+ * fn NULL turns it off). Thread-safe; may be set before start. */
 int rpc_server__set_tick(struct rpc_server *srv, int interval_ms, void (*fn)(void *arg), void *arg);
 
 /* Stops accepting, finishes open streams (on_close runs for each), waits for the
- * server thread and frees everything. Accepts NULL. Call from outside the server thread. */
+ * server thread and frees everything. Accepts NULL. Call from outside the server thread.
+ * Open streams end with UNAVAILABLE after their queued messages; what is still open after
+ * a 1 s grace is cancelled. */
 void rpc_server__free(struct rpc_server *srv);
 
 /* Queues a copy of msg on the stream; messages go out in order, one at a time.
- * Server thread only. 0, -EPIPE when the stream is closing, -ENOMEM. */
+ * Server thread only. 0, -EPIPE when the stream is closing, -ENOMEM, -EMSGSIZE (over
+ * max_message). */
 int rpc_stream__send(struct rpc_stream *s, const uint8_t *msg, size_t len);
 
-/* Messages queued and not yet written to the transport (for backpressure). */
+/* Messages queued and not yet written to the transport, the one in flight included
+ * (for backpressure). */
 size_t rpc_stream__queued(const struct rpc_stream *s);
 
 /* Ends the stream with a status once the queued messages are sent. Server thread only. */
@@ -152,8 +165,9 @@ struct rpc_channel *rpc_channel__new(const char *target, const struct rpc_tls *t
 				     const struct rpc_channel_opts *opts);
 void rpc_channel__free(struct rpc_channel *ch);
 
-/* A blocking unary call. On RPC_OK *resp holds the response (caller frees resp->data);
- * otherwise st (if not NULL) holds the code and the server's or transport's message. */
+/* A blocking unary call; timeout_ms <= 0: no deadline. Thread-safe. On RPC_OK *resp
+ * holds the response (caller frees resp->data); otherwise st (if not NULL) holds the code
+ * and the server's or transport's message. */
 enum rpc_code rpc_channel__unary(struct rpc_channel *ch, const char *method, const uint8_t *req, size_t req_len,
 				 int timeout_ms, struct rpc_buf *resp, struct rpc_status *st);
 
@@ -161,18 +175,21 @@ enum rpc_code rpc_channel__unary(struct rpc_channel *ch, const char *method, con
  * with UNAVAILABLE from __next(). NULL + errno on failure. */
 struct rpc_client_stream *rpc_client_stream__open(struct rpc_channel *ch, const char *method);
 
-/* Queues a copy of msg; it is written when the previous one finishes. 0 or -EPIPE/-ENOMEM. */
+/* Queues a copy of msg; it is written when the previous one finishes, as __next() runs.
+ * 0 or -EPIPE/-ENOMEM/-EMSGSIZE. */
 int rpc_client_stream__send(struct rpc_client_stream *cs, const uint8_t *msg, size_t len);
 
 enum rpc_event { RPC_EV_TIMEOUT = 0, RPC_EV_MESSAGE = 1, RPC_EV_CLOSED = 2 };
 
-/* Waits up to timeout_ms for the next event. RPC_EV_MESSAGE: *msg holds the message
- * (caller frees msg->data). RPC_EV_CLOSED: *st holds the final status; only __close is
- * valid afterwards. */
+/* Waits up to timeout_ms (< 0: forever) for the next event; it also drives the sends, so
+ * call it regularly. All calls on one stream from one thread at a time. RPC_EV_MESSAGE:
+ * *msg holds the message (caller frees msg->data). RPC_EV_CLOSED: *st holds the final
+ * status (again on every later call); only __close is valid afterwards. */
 enum rpc_event rpc_client_stream__next(struct rpc_client_stream *cs, int timeout_ms, struct rpc_buf *msg,
 				       struct rpc_status *st);
 
-/* Cancels if still open, waits for outstanding operations, frees. Accepts NULL. */
+/* Cancels if still open, waits for outstanding operations, frees. Accepts NULL.
+ * Close every stream before rpc_channel__free() of its channel. */
 void rpc_client_stream__close(struct rpc_client_stream *cs);
 
 /* Call once per process before any other rpc_ function, and rpc__shutdown() at the end. */

@@ -102,32 +102,53 @@ static __always_inline struct sl_bitmap *sl_bitmap_of(void *bitmaps, __u32 cls)
 }
 
 #define SL_IVL_MASK (SL_MAX_IVL - 1)
-#define SL_IVL_STEPS 18 /* > log2(SL_MAX_IVL) */
+#define SL_IVL_STEPS 17 /* log2(SL_MAX_IVL) */
+
+/*
+ * The searches below are branch-free: a branch per step would make the verifier walk
+ * every path of the search. These give 0 or 1 by arithmetic; the empty asm keeps the
+ * compiler from turning them back into compares and jumps.
+ */
+static __always_inline __u64 sl_lt64(__u64 x, __u64 y) /* x < y, unsigned */
+{
+	__u64 r;
+
+	asm volatile("" : "+r"(x), "+r"(y));
+	r = ((~x & y) | ((~x | y) & (x - y))) >> 63;
+	return r;
+}
+
+static __always_inline __u64 sl_eq64(__u64 x, __u64 y)
+{
+	__u64 d = x ^ y;
+
+	asm volatile("" : "+r"(d));
+	return ((d | (0 - d)) >> 63) ^ 1;
+}
 
 /* Class of a host-order IPv4 address in the interval table outer[slot]: 0 or -1. */
 static __always_inline int sl_addr_class4(void *outer, __u32 slot, __u32 a, __u32 *cls)
 {
 	void *tbl = bpf_map_lookup_elem(outer, &slot);
 	struct sl_ivl4 *iv;
-	__u32 zero = 0, lo, hi, x = a >> 16;
+	__u32 zero = 0, x = a >> 16;
+	__u64 base, n;
 
 	if (!tbl)
 		return -1;
 	iv = bpf_map_lookup_elem(tbl, &zero);
 	if (!iv)
 		return -1;
-	lo = iv->top[x];
-	hi = iv->top[x + 1];
-	/* Largest k in [lo, hi] with start[k] <= a; start[lo] <= a holds by construction. */
-	for (int i = 0; i < SL_IVL_STEPS && lo < hi; i++) {
-		__u32 mid = (lo + hi + 1) / 2;
+	/* Last k in [top[x], top[x + 1]] with start[k] <= a; start[top[x]] <= a by construction. */
+	base = iv->top[x];
+	n = (__u64)iv->top[x + 1] - base + 1;
+	for (int i = 0; i < SL_IVL_STEPS; i++) {
+		__u64 half = n / 2, mid = (base + half) & SL_IVL_MASK;
 
-		if (iv->start[mid & SL_IVL_MASK] <= a)
-			lo = mid;
-		else
-			hi = mid - 1;
+		base += half * (1 - sl_lt64(a, iv->start[mid]));
+		n -= half;
 	}
-	*cls = iv->cls[lo & SL_IVL_MASK];
+	*cls = iv->cls[base & SL_IVL_MASK];
 	return 0;
 }
 
@@ -136,24 +157,25 @@ static __always_inline int sl_addr_class6(void *outer, __u32 slot, __u64 ah, __u
 {
 	void *tbl = bpf_map_lookup_elem(outer, &slot);
 	struct sl_ivl6 *iv;
-	__u32 zero = 0, lo = 0, hi;
+	__u32 zero = 0;
+	__u64 base = 0, n;
 
 	if (!tbl)
 		return -1;
 	iv = bpf_map_lookup_elem(tbl, &zero);
 	if (!iv)
 		return -1;
-	hi = iv->n - 1;
-	for (int i = 0; i < SL_IVL_STEPS && lo < hi; i++) {
-		__u32 mid = (lo + hi + 1) / 2;
-		__u64 sh = iv->start[mid & SL_IVL_MASK][0], sl = iv->start[mid & SL_IVL_MASK][1];
+	n = iv->n;
+	for (int i = 0; i < SL_IVL_STEPS + 1; i++) {
+		__u64 half = n / 2, mid = (base + half) & SL_IVL_MASK;
+		__u64 sh = iv->start[mid][0], sl = iv->start[mid][1];
+		/* start <= a: sh < ah, or sh == ah and not al < sl */
+		__u64 le = sl_lt64(sh, ah) | (sl_eq64(sh, ah) & (1 - sl_lt64(al, sl)));
 
-		if (sh < ah || (sh == ah && sl <= al))
-			lo = mid;
-		else
-			hi = mid - 1;
+		base += half * le;
+		n -= half;
 	}
-	*cls = iv->cls[lo & SL_IVL_MASK];
+	*cls = iv->cls[base & SL_IVL_MASK];
 	return 0;
 }
 
