@@ -76,10 +76,87 @@ json_t *policy_json__route(const Sluice__V1__Route *r);
 /* "10.0.0.0/8", "2001:db8::/32"; a full-length prefix prints as the bare address. */
 int policy__format_cidr(const uint8_t *addr, size_t addr_len, uint32_t prefix_len, char *buf, size_t len);
 
-/* "tcp", "udp", "icmp", "icmpv6", "any", or the number. Never NULL. */
+/* "tcp", "udp", "icmp", "icmpv6", "any", or the number ("invalid" above 255). Never NULL. */
 const char *policy__proto_name(uint32_t proto, char buf[8]);
 
 /* "pass", "drop", "count", "rate_limit". Never NULL. */
 const char *policy__action_name(Sluice__V1__Action a);
+
+/* ---- additions: defaults, located validation, text forms of fields ------------------ */
+
+/*
+ * Defaults the YAML parser fills in, so equal intent gives equal content (and hash):
+ * a rule without priority gets POLICY_DEFAULT_PRIORITY. Lower priority wins; rules of
+ * equal priority keep the order they have in the file (for a directory: files sorted by
+ * name, then position in the file), so the datapath must sort stably by priority.
+ */
+#define POLICY_DEFAULT_PRIORITY 1000
+#define POLICY_DEFAULT_WEIGHT 1           /* a backend without weight */
+#define POLICY_DEFAULT_SNAPLEN POLICY_MAX_SNAPLEN /* a sample without snaplen */
+#define POLICY_ADDR_STR 64                /* room for any address or CIDR in text */
+
+/*
+ * Tells policy__validate_at() where a node of the policy was written. path names the
+ * node in a fixed notation: "rules[3]", "rules[3].match.dst_ports[1]",
+ * "routes[0].backends[2].weight", "rollout.canary" (indices from 0, in merged order).
+ * locate writes "FILE:LINE:COL" to buf and returns 0, or returns -ENOENT when it does
+ * not know that path (the caller then tries the enclosing node).
+ */
+struct policy_locator {
+	int (*locate)(void *ctx, const char *path, char *buf, size_t len);
+	void *ctx;
+};
+
+/*
+ * policy__validate() with positions: when loc is not NULL every message starts with
+ * "FILE:LINE:COL: " of the offending node, and a duplicate name also says where the
+ * first one was. rule_capacity 0 means POLICY_DEFAULT_CAPACITY. 0 or -EINVAL.
+ */
+int policy__validate_at(const Sluice__V1__Policy *p, uint32_t rule_capacity, const struct policy_locator *loc,
+			char *err, size_t errlen);
+
+/* A new empty policy (no rules, routes or rollout) for policy__free(). NULL + errno. */
+Sluice__V1__Policy *policy__new(void);
+
+/* "10.0.0.0/8", "2001:db8::/32" or a bare address (full-length prefix). Host bits are
+ * not checked here (policy__validate does, with a better message). 0 or -EINVAL. */
+int policy__parse_cidr(const char *s, uint8_t addr[16], size_t *addr_len, uint32_t *prefix_len);
+
+/* A bare IPv4 or IPv6 address. 0 or -EINVAL. */
+int policy__parse_addr(const char *s, uint8_t addr[16], size_t *addr_len);
+
+/* addr with the host bits beyond prefix_len cleared (for "did you mean"). */
+void policy__mask_addr(uint8_t *addr, size_t addr_len, uint32_t prefix_len);
+
+/* A bare address in text. 0, -EINVAL (not 4 or 16 bytes) or -ENOSPC. */
+int policy__format_addr(const uint8_t *addr, size_t addr_len, char *buf, size_t len);
+
+/* "tcp", "udp", "icmp", "icmpv6", "any" (any case) or a number 0-255 (larger numbers
+ * are returned as -ERANGE). 0, -EINVAL or -ERANGE. */
+int policy__parse_proto(const char *s, uint32_t *out);
+
+/* "80" or "8000-8100" into lo and hi, not range-checked beyond fitting 32 bits.
+ * 0, -EINVAL (not that form) or -ERANGE (a number above 4294967295). */
+int policy__parse_port_range(const char *s, uint32_t *lo, uint32_t *hi);
+
+/* "80" or "8000-8100". 0 or -ENOSPC. */
+int policy__format_port_range(uint32_t lo, uint32_t hi, char *buf, size_t len);
+
+/* "syn,!ack": names fin syn rst psh ack urg ece cwr (any case), "!" for must-be-clear,
+ * separated by commas. ORs into *set and *unset. On -EINVAL the offending word is
+ * copied to bad (if not NULL). */
+int policy__parse_tcp_flags(const char *s, uint32_t *set, uint32_t *unset, char *bad, size_t badlen);
+
+/* The inverse, in bit order ("syn,!ack"); "" when both are 0. 0 or -ENOSPC. */
+int policy__format_tcp_flags(uint32_t set, uint32_t unset, char *buf, size_t len);
+
+/* "10%" or "10" into 10 (not range-checked). 0 or -EINVAL. */
+int policy__parse_percent(const char *s, uint32_t *out);
+
+/* "30s", "5m", "2h" or a number of seconds. 0 or -EINVAL. */
+int policy__parse_interval(const char *s, uint32_t *seconds);
+
+/* The rollout hint in the file's schema ({"selector":{..},"canary":"10%",..}); NULL when r is NULL. New reference. */
+json_t *policy_json__rollout(const Sluice__V1__RolloutSpec *r);
 
 #endif

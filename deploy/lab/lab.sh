@@ -32,8 +32,8 @@ lab_veth() {
 	ip -n "$(ns "$1")" link add "$2" type veth peer name "$5" netns "$(ns "$4")"
 	ip -n "$(ns "$1")" addr add "$3" dev "$2"
 	ip -n "$(ns "$4")" addr add "$6" dev "$5"
-	ip -n "$(ns "$1")" link set "$2" up
-	ip -n "$(ns "$4")" link set "$5" up
+	ip -n "$(ns "$1")" link set dev "$2" up
+	ip -n "$(ns "$4")" link set dev "$5" up
 	# Real checksums on the wire (veth would otherwise leave them partial).
 	in_ns "$1" ethtool -K "$2" tx off rx off >/dev/null 2>&1 || true
 	in_ns "$4" ethtool -K "$5" tx off rx off >/dev/null 2>&1 || true
@@ -45,8 +45,8 @@ lab_up() {
 		ip netns add "$(ns "$n")"
 		ip -n "$(ns "$n")" link set lo up
 	done
-	lab_veth ctl m1 10.98.1.1/30 gw1 m 10.98.1.2/30
-	lab_veth ctl m2 10.98.2.1/30 gw2 m 10.98.2.2/30
+	lab_veth ctl m1 10.98.1.1/30 gw1 mgmt 10.98.1.2/30
+	lab_veth ctl m2 10.98.2.1/30 gw2 mgmt 10.98.2.2/30
 	lab_veth cli c1 10.99.1.1/24 gw1 g1a 10.99.1.254/24
 	lab_veth gw1 g1b 10.99.2.254/24 srv s1 10.99.2.1/24
 	lab_veth cli c2 10.99.3.1/24 gw2 g2a 10.99.3.254/24
