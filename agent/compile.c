@@ -86,16 +86,20 @@ static int64_t intern(struct builder *b, const uint64_t *bm)
 		return -E2BIG;
 	if (g->n_classes == b->cap_classes) {
 		uint32_t cap = b->cap_classes ? b->cap_classes * 2 : 64;
-		uint64_t *bms = realloc(g->bitmaps, (size_t)cap * SL_MAX_WORDS * sizeof(uint64_t));
+		struct sl_bitmap *bms = realloc(g->bitmaps, (size_t)cap * sizeof(*bms));
 
 		if (!bms)
 			return -ENOMEM;
 		g->bitmaps = bms;
 		b->cap_classes = cap;
 	}
-	uint64_t *dst = g->bitmaps + (size_t)g->n_classes * SL_MAX_WORDS;
-	memset(dst, 0, SL_MAX_WORDS * sizeof(uint64_t));
-	memcpy(dst, bm, nw * sizeof(uint64_t));
+	struct sl_bitmap *dst = &g->bitmaps[g->n_classes];
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst->w, bm, nw * sizeof(uint64_t));
+	for (uint32_t w = 0; w < nw; w++) {
+		if (bm[w])
+			dst->summary[w / 64] |= 1ULL << (w % 64);
+	}
 	b->index[i] = g->n_classes;
 	return g->n_classes++;
 }
@@ -550,6 +554,29 @@ cleanup:
 
 /* ---- rules ------------------------------------------------------------------------ */
 
+/* GCRA parameters (see struct sl_rule): cost per packet or byte, and the tolerance that
+ * lets `burst` units through at once. burst 0 means one second's worth. */
+static int compile_rate_limit(const Sluice__V1__Rule *r, struct sl_rule *out, char *err, size_t errlen)
+{
+	const Sluice__V1__RateLimit *rl = r->rate_limit;
+	uint64_t rate, burst;
+
+	if (!rl || (!rl->pps == !rl->bps)) {
+		snprintf(err, errlen, "rule '%s': rate_limit: needs exactly one of pps and bps", r->name);
+		return -EINVAL;
+	}
+	rate = rl->pps ? rl->pps : rl->bps;
+	burst = rl->burst ? rl->burst : rate;
+	out->action = SL_ACT_RATE_LIMIT;
+	out->rl_flags = (rl->per == SLUICE__V1__RATE_LIMIT_PER__PER_SOURCE ? SL_RL_PER_SOURCE : 0) |
+			(rl->bps ? SL_RL_BYTES : 0);
+	out->rl_cost_q16 = (1000000000ULL << 16) / rate;
+	if (out->rl_cost_q16 == 0)
+		out->rl_cost_q16 = 1;
+	out->rl_tau_ns = ((burst - (rl->bps ? 0 : 1)) * out->rl_cost_q16) >> 16;
+	return 0;
+}
+
 static int build_rules(struct compile_gen *g, const Sluice__V1__Policy *p, char *err, size_t errlen)
 {
 	for (uint32_t bit = 0; bit < g->n_rules; bit++) {
@@ -567,17 +594,17 @@ static int build_rules(struct compile_gen *g, const Sluice__V1__Policy *p, char 
 			out->action = SL_ACT_COUNT;
 			break;
 		case SLUICE__V1__ACTION__ACTION_RATE_LIMIT:
-			snprintf(err, errlen, "rule '%s': action: rate_limit is not supported by this agent version",
-				 r->name);
-			return -EOPNOTSUPP;
+			if (compile_rate_limit(r, out, err, errlen))
+				return -EINVAL;
+			break;
 		default:
 			snprintf(err, errlen, "rule '%s': action: unknown action %d", r->name, (int)r->action);
 			return -EINVAL;
 		}
 		if (r->sample && r->sample->one_in > 0) {
-			snprintf(err, errlen, "rule '%s': sample: sampling is not supported by this agent version",
-				 r->name);
-			return -EOPNOTSUPP;
+			out->sample_one_in = r->sample->one_in;
+			out->snaplen = r->sample->snaplen && r->sample->snaplen < SL_MAX_SNAPLEN ? r->sample->snaplen
+												   : SL_MAX_SNAPLEN;
 		}
 	}
 	return 0;

@@ -23,7 +23,7 @@ struct compile_gen {
 	struct sl_ivl6 *src6, *dst6;
 	struct sl_port_classes *ports; /* [SL_PORTS] */
 	uint32_t *l4;                  /* [SL_L4_KEYS] */
-	uint64_t *bitmaps;             /* [n_classes][SL_MAX_WORDS] */
+	struct sl_bitmap *bitmaps;     /* [n_classes], summaries filled */
 	uint32_t n_classes;
 };
 
@@ -42,7 +42,7 @@ void compile__free(struct compile_gen *g);
 /* The bitmap of class cls. */
 static inline const uint64_t *compile__bitmap(const struct compile_gen *g, uint32_t cls)
 {
-	return g->bitmaps + (size_t)cls * SL_MAX_WORDS;
+	return (const uint64_t *)g->bitmaps[cls].w;
 }
 
 #endif

@@ -44,12 +44,14 @@
 enum dp_map {
 	M_SRC4, M_DST4, M_SRC6, M_DST6, M_PORTS, M_L4, M_BITMAPS, M_RULES, /* outer, in inner_specs order */
 	M_CTL, M_GEN, M_COUNTERS, M_NAMES, M_STATS, M_META,
+	M_SAMPLES, M_SAMPLE_BATCH, M_RL_RULE, M_RL_SOURCE, M_CHAIN,
 	M_COUNT
 };
 
 static const char *const map_names[M_COUNT] = {
 	"sl_src4", "sl_dst4", "sl_src6", "sl_dst6", "sl_ports", "sl_l4", "sl_bitmaps", "sl_rules",
 	"sl_ctl", "sl_gen", "sl_rule_counters", "sl_rule_names", "sl_stats", "sl_meta",
+	"sl_samples", "sl_sample_batch", "sl_rl_rule", "sl_rl_source", "sl_chain",
 };
 
 #define N_OUTER (M_RULES + 1)
@@ -619,17 +621,29 @@ static int create_inner(int which, __u32 max_entries)
 			      s->max_entries ? s->max_entries : max_entries, &o);
 }
 
+/* Resets what a counter slot carries (counters, rate-limit bucket) before a new rule uses it. */
 static int zero_counter(struct dp *dp, __u32 slot)
 {
 	struct sl_counter *zero = calloc((size_t)dp->ncpus, sizeof(*zero));
+	struct sl_bucket fresh = { 0 };
 	int err = 0;
 
 	if (!zero)
 		return -ENOMEM;
-	if (bpf_map_update_elem(dp->map_fd[M_COUNTERS], &slot, zero, BPF_ANY))
+	if (bpf_map_update_elem(dp->map_fd[M_COUNTERS], &slot, zero, BPF_ANY) ||
+	    bpf_map_update_elem(dp->map_fd[M_RL_RULE], &slot, &fresh, BPF_ANY))
 		err = -errno;
 	free(zero);
 	return err;
+}
+
+static uint32_t name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name; name++)
+		h = (h ^ (uint8_t)*name) * 16777619u;
+	return h;
 }
 
 /*
@@ -639,32 +653,53 @@ static int zero_counter(struct dp *dp, __u32 slot)
 static int assign_slots(struct dp *dp, const Sluice__V1__Policy *p, struct compile_gen *g,
 			char (*new_names)[SL_NAME_LEN])
 {
+	uint32_t size = 1, *index;
 	__u32 next_free = 0;
-	int err;
+	int err = 0;
 
-	for (uint32_t i = 0; i < g->n_rules; i++) {
-		const char *name = p->rules[g->order[i]]->name;
+	while (size < 2 * (dp->n_live + 1))
+		size <<= 1;
+	/* name -> live slot, open addressing */
+	index = malloc(size * sizeof(*index));
+	if (!index)
+		return -ENOMEM;
+	memset(index, 0xff, size * sizeof(*index));
+	for (uint32_t j = 0; j < dp->n_live; j++) {
+		__u32 s = dp->live_slots[j];
+		uint32_t i = name_hash(dp->slot_names[s]) & (size - 1);
+
+		while (index[i] != UINT32_MAX)
+			i = (i + 1) & (size - 1);
+		index[i] = s;
+	}
+	for (uint32_t r = 0; r < g->n_rules; r++) {
+		const char *name = p->rules[g->order[r]]->name;
 		__u32 slot = UINT32_MAX;
 
-		for (uint32_t j = 0; j < dp->n_live && slot == UINT32_MAX; j++) {
-			if (strncmp(dp->slot_names[dp->live_slots[j]], name, SL_NAME_LEN) == 0)
-				slot = dp->live_slots[j];
+		for (uint32_t i = name_hash(name) & (size - 1); index[i] != UINT32_MAX; i = (i + 1) & (size - 1)) {
+			if (strncmp(dp->slot_names[index[i]], name, SL_NAME_LEN) == 0) {
+				slot = index[i];
+				break;
+			}
 		}
 		if (slot == UINT32_MAX) {
 			/* A slot free in both the live and the new generation. */
 			while (next_free < SL_MAX_RULES && (dp->slot_names[next_free][0] || new_names[next_free][0]))
 				next_free++;
-			if (next_free == SL_MAX_RULES)
-				return -E2BIG;
+			if (next_free == SL_MAX_RULES) {
+				err = -E2BIG;
+				break;
+			}
 			slot = next_free;
 			err = zero_counter(dp, slot);
 			if (err)
-				return err;
+				break;
 		}
 		snprintf(new_names[slot], SL_NAME_LEN, "%s", name);
-		g->rules[i].counter = slot;
+		g->rules[r].counter = slot;
 	}
-	return 0;
+	free(index);
+	return err;
 }
 
 int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errlen)
@@ -798,26 +833,45 @@ static int read_counter(struct dp *dp, __u32 slot, struct sl_counter *sum)
 	for (int c = 0; c < dp->ncpus; c++) {
 		sum->packets += v[c].packets;
 		sum->bytes += v[c].bytes;
+		sum->samples += v[c].samples;
+		sum->samples_lost += v[c].samples_lost;
+		sum->rl_drops += v[c].rl_drops;
 	}
 	free(v);
 	return 0;
 }
 
-int dp__rule_counter(struct dp *dp, const char *name, uint64_t *packets, uint64_t *bytes)
+int dp__rule_counters(struct dp *dp, const char *name, struct sl_counter *out)
 {
 	for (uint32_t i = 0; i < dp->n_live; i++) {
 		__u32 s = dp->live_slots[i];
-		struct sl_counter c;
 
-		if (strncmp(dp->slot_names[s], name, SL_NAME_LEN) != 0)
-			continue;
-		if (read_counter(dp, s, &c))
-			return -errno;
-		*packets = c.packets;
-		*bytes = c.bytes;
-		return 0;
+		if (strncmp(dp->slot_names[s], name, SL_NAME_LEN) == 0)
+			return read_counter(dp, s, out);
 	}
 	return -ENOENT;
+}
+
+int dp__rule_counter(struct dp *dp, const char *name, uint64_t *packets, uint64_t *bytes)
+{
+	struct sl_counter c;
+	int err = dp__rule_counters(dp, name, &c);
+
+	if (err)
+		return err;
+	*packets = c.packets;
+	*bytes = c.bytes;
+	return 0;
+}
+
+int dp__samples_fd(const struct dp *dp)
+{
+	return dp->map_fd[M_SAMPLES];
+}
+
+const char *dp__slot_name(const struct dp *dp, uint32_t slot)
+{
+	return slot < SL_MAX_RULES && dp->slot_names[slot][0] ? dp->slot_names[slot] : NULL;
 }
 
 int dp__stats(struct dp *dp, uint64_t out[])
@@ -862,6 +916,9 @@ int dp__fill_status(struct dp *dp, Sluice__V1__Status *st)
 		if (read_counter(dp, s, &c) == 0) {
 			rc->packets = c.packets;
 			rc->bytes = c.bytes;
+			rc->samples = c.samples;
+			rc->samples_lost = c.samples_lost;
+			rc->rate_limited = c.rl_drops;
 		}
 		dp->st_rule_ptrs[n++] = rc;
 	}

@@ -68,6 +68,18 @@ int dp__fill_status(struct dp *dp, Sluice__V1__Status *st);
 /* Packets and bytes counted for the live rule called name. 0, or -ENOENT. */
 int dp__rule_counter(struct dp *dp, const char *name, uint64_t *packets, uint64_t *bytes);
 
+struct sl_counter;
+
+/* Every counter of the live rule called name (summed over CPUs). 0, or -ENOENT. */
+int dp__rule_counters(struct dp *dp, const char *name, struct sl_counter *out);
+
+/* The sampled-packet ring buffer (struct sl_sample records), for a consumer. */
+int dp__samples_fd(const struct dp *dp);
+
+/* Name of the live rule using a counter slot (sl_sample.counter), or NULL. Not thread-safe
+ * against dp__apply. */
+const char *dp__slot_name(const struct dp *dp, uint32_t slot);
+
 /* Datapath counters by reason (enum sl_stat in bpf/sluice_abi.h), summed over CPUs. */
 int dp__stats(struct dp *dp, uint64_t out[]);
 

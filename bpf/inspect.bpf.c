@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
  * inspect.bpf.c — sluice's XDP inspection program: parse, classify against the live
- * policy generation, count, and apply the deciding rule's verdict. Traffic that no rule
- * decides passes. The tables and their generation switch are described in lib/maps.h,
+ * policy generation, count, sample, and apply the deciding rule's verdict (pass, drop,
+ * or rate limit). Traffic that no rule decides passes. Passing traffic continues to the
+ * program in sl_chain (the routing rewrite), when there is one. The tables and their generation switch are described in lib/maps.h,
  * the matching in lib/classify.h.
  */
 #include <linux/bpf.h>
@@ -12,6 +13,8 @@
 #include "lib/classify.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/ratelimit.h"
+#include "lib/sample.h"
 
 static __always_inline void sl_stat(__u32 reason)
 {
@@ -53,15 +56,27 @@ int sl_inspect(struct xdp_md *ctx)
 
 	if (sl_classify(&p, slot, gi, bytes, &rule) < 0 || !rule) {
 		sl_stat(SL_STAT_NO_MATCH);
-		return XDP_PASS;
+		goto pass;
 	}
-	switch (rule->action) {
-	case SL_ACT_DROP:
+	if (rule->sample_one_in)
+		sl_sample(ctx, rule, bytes);
+	if (rule->action == SL_ACT_DROP) {
 		sl_stat(SL_STAT_DROP_RULE);
 		return XDP_DROP;
-	default:
-		return XDP_PASS;
 	}
+	if (rule->action == SL_ACT_RATE_LIMIT && !sl_rate_ok(rule, &p, bytes)) {
+		__u32 cs = rule->counter;
+		struct sl_counter *c = bpf_map_lookup_elem(&sl_rule_counters, &cs);
+
+		if (c)
+			c->rl_drops++;
+		sl_stat(SL_STAT_DROP_RATE);
+		return XDP_DROP;
+	}
+pass:
+	/* Hand passing traffic to the next program (routing rewrite) when one is chained. */
+	bpf_tail_call(ctx, &sl_chain, 0);
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -15,12 +15,17 @@
 
 #include <linux/types.h>
 
-#define SL_ABI_VERSION 2
+#define SL_ABI_VERSION 3
 
 #ifndef SL_MAX_RULES
 #define SL_MAX_RULES 16384 /* rules per generation; a multiple of 64 */
 #endif
 #define SL_MAX_WORDS (SL_MAX_RULES / 64)
+#define SL_SUMMARY_WORDS (SL_MAX_WORDS / 64) /* one summary bit per bitmap word */
+#define SL_MAX_SNAPLEN 256
+#define SL_SAMPLE_RING (4u << 20)  /* ring buffer bytes */
+#define SL_SAMPLE_WAKEUP_EVERY 64  /* samples between forced consumer wakeups, per CPU */
+#define SL_RL_SOURCES 65536        /* per-source rate-limit buckets (LRU) */
 #ifndef SL_MAX_PREFIXES
 #define SL_MAX_PREFIXES 65535 /* distinct CIDRs per address table per generation */
 #endif
@@ -60,8 +65,13 @@ struct sl_port_classes {
 	__u32 dport;
 };
 
-/* One class's rule bitmap: bit i of word i/64 set = rule i allows this field value. */
+/*
+ * One class's rule bitmap: bit i of word i/64 set = rule i allows this field value.
+ * summary bit j set = w[j] is not zero, so a packet visits only the words where every
+ * field has some rule.
+ */
 struct sl_bitmap {
+	__u64 summary[SL_SUMMARY_WORDS];
 	__u64 w[SL_MAX_WORDS];
 };
 
@@ -72,16 +82,45 @@ enum sl_action {
 	SL_ACT_RATE_LIMIT = 3,
 };
 
-/* A rule as the datapath sees it, indexed by priority order. */
+#define SL_RL_PER_SOURCE 1u /* one bucket per source address, else one per rule */
+#define SL_RL_BYTES 2u      /* the rate counts bytes, else packets */
+
+/*
+ * A rule as the datapath sees it, indexed by priority order. Rate limits use the
+ * generic cell rate algorithm: each packet (or byte) moves a bucket's theoretical
+ * arrival time forward by rl_cost_q16 / 65536 ns; a packet that would move it more
+ * than rl_tau_ns past now exceeds the burst and is dropped.
+ */
 struct sl_rule {
-	__u32 action;      /* enum sl_action */
-	__u32 counter;     /* slot in sl_rule_counters; stable while the rule's name is */
-	__u32 sample_one_in;
-	__u32 snaplen;
-	__u64 rl_rate;     /* tokens per second */
-	__u64 rl_burst;    /* bucket depth */
-	__u32 rl_flags;
+	__u32 action;        /* enum sl_action */
+	__u32 counter;       /* slot in sl_rule_counters; stable while the rule's name is */
+	__u32 sample_one_in; /* 0: no sampling */
+	__u32 snaplen;       /* <= SL_MAX_SNAPLEN */
+	__u64 rl_cost_q16;   /* ns per packet or byte, << 16 */
+	__u64 rl_tau_ns;     /* burst tolerance */
+	__u32 rl_flags;      /* SL_RL_* */
 	__u32 pad;
+};
+
+/* Rate-limit bucket: theoretical arrival time in ns (bpf_ktime_get_ns clock). */
+struct sl_bucket {
+	__u64 tat;
+};
+
+struct sl_rl_key {
+	__u32 counter; /* the rule's counter slot */
+	__u32 family;
+	__u8 addr[16];
+};
+
+/* Sample record in the ring buffer: metadata, then the first cap_len bytes. */
+struct sl_sample {
+	__u64 ts_ns;
+	__u32 counter;  /* the rule's counter slot */
+	__u32 ifindex;
+	__u32 pkt_len;
+	__u32 cap_len;
+	__u8 data[SL_MAX_SNAPLEN];
 };
 
 /* Per generation slot: how much of the bitmaps to read. */
@@ -102,6 +141,9 @@ struct sl_ctl {
 struct sl_counter {
 	__u64 packets;
 	__u64 bytes;
+	__u64 samples;      /* samples written to the ring buffer */
+	__u64 samples_lost; /* samples dropped because the ring buffer was full */
+	__u64 rl_drops;     /* packets dropped by this rule's rate limit */
 };
 
 /* Datapath counters by reason, one shared list for kernel and user space. */

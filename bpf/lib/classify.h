@@ -7,8 +7,10 @@
  * lowest bit first, lists the matching rules in priority order.
  *
  * sl_classify() counts every matching count rule, stops at the first rule of any other
- * action and returns that rule's index, or -1 when no such rule matched. The cost grows
- * with the number of 64-rule words up to the first match, not with the rule count.
+ * action and returns that rule's index, or -1 when no such rule matched. Each bitmap
+ * carries a summary (one bit per 64-rule word that is not zero); the AND of the
+ * summaries names the only words worth reading, so the cost grows with the words where
+ * every field allows some rule, not with the rule count.
  */
 #ifndef SLUICE_BPF_CLASSIFY_H
 #define SLUICE_BPF_CLASSIFY_H
@@ -67,16 +69,29 @@ struct sl_match_ctx {
 	void *rules;          /* this generation's sl_rules inner map */
 	__u32 bytes;          /* frame length, for the counters */
 	__s32 match;          /* index of the deciding rule, or -1 */
+	__u32 sw;             /* summary word being consumed */
+	__u64 cand[SL_SUMMARY_WORDS]; /* words where every field allows some rule */
 };
 
-/* bpf_loop callback: one 64-rule word. Returns 1 to stop. */
-static long sl_match_word(__u32 w, void *data)
+/* bpf_loop callback: the next candidate 64-rule word. Returns 1 to stop. */
+static long sl_match_word(__u32 iter, void *data)
 {
 	struct sl_match_ctx *m = data;
-	__u64 x;
+	__u64 x, c = 0;
+	__u32 w;
 
-	if (w >= SL_MAX_WORDS)
+	for (int i = 0; i < SL_SUMMARY_WORDS; i++) {
+		if (m->sw >= SL_SUMMARY_WORDS)
+			return 1;
+		c = m->cand[m->sw & (SL_SUMMARY_WORDS - 1)];
+		if (c)
+			break;
+		m->sw++;
+	}
+	if (!c)
 		return 1;
+	w = (m->sw & (SL_SUMMARY_WORDS - 1)) * 64 + sl_ctz64(c);
+	m->cand[m->sw & (SL_SUMMARY_WORDS - 1)] = c & (c - 1);
 	/* The compiler drops a bound it can prove; the verifier needs to see one. */
 	asm volatile("%0 &= %1" : "+r"(w) : "i"(SL_MAX_WORDS - 1));
 	x = m->bm[0]->w[w] & m->bm[1]->w[w] & m->bm[2]->w[w] & m->bm[3]->w[w] & m->bm[4]->w[w];
@@ -145,6 +160,8 @@ static __always_inline int sl_addr_class4(void *outer, __u32 slot, __u32 a, __u3
 	for (int i = 0; i < SL_IVL_STEPS; i++) {
 		__u64 half = n / 2, mid = (base + half) & SL_IVL_MASK;
 
+		if (n <= 1)
+			break;
 		base += half * (1 - sl_lt64(a, iv->start[mid]));
 		n -= half;
 	}
@@ -172,6 +189,8 @@ static __always_inline int sl_addr_class6(void *outer, __u32 slot, __u64 ah, __u
 		/* start <= a: sh < ah, or sh == ah and not al < sl */
 		__u64 le = sl_lt64(sh, ah) | (sl_eq64(sh, ah) & (1 - sl_lt64(al, sl)));
 
+		if (n <= 1)
+			break;
 		base += half * le;
 		n -= half;
 	}
@@ -245,8 +264,15 @@ static __always_inline __s32 sl_classify(const struct sl_pkt *p, __u32 slot, con
 		if (!m.bm[i])
 			return -1;
 	}
-
-	bpf_loop(gi->n_words, sl_match_word, &m, 0);
+	__u64 any = 0;
+#pragma unroll
+	for (int j = 0; j < SL_SUMMARY_WORDS; j++) {
+		m.cand[j] = m.bm[0]->summary[j] & m.bm[1]->summary[j] & m.bm[2]->summary[j] & m.bm[3]->summary[j] &
+			    m.bm[4]->summary[j];
+		any |= m.cand[j];
+	}
+	if (any)
+		bpf_loop(gi->n_words, sl_match_word, &m, 0);
 	if (m.match < 0)
 		return -1;
 	key = (__u32)m.match;

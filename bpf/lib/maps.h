@@ -128,6 +128,44 @@ struct {
 	__type(value, __u64);
 } sl_stats SEC(".maps");
 
+/* Sampled packets for user space (metadata + first snaplen bytes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SL_SAMPLE_RING);
+} sl_samples SEC(".maps");
+
+/* Per-CPU count of samples since the last forced wakeup (batched wakeups). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} sl_sample_batch SEC(".maps");
+
+/* Rate-limit buckets of per-rule limits, by counter slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct sl_bucket);
+} sl_rl_rule SEC(".maps");
+
+/* Rate-limit buckets of per-source limits; LRU, so a flood of sources cannot exhaust it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_RL_SOURCES);
+	__type(key, struct sl_rl_key);
+	__type(value, struct sl_bucket);
+} sl_rl_source SEC(".maps");
+
+/* The next program in the chain (slot 0: the rewrite program), tail-called on pass. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} sl_chain SEC(".maps");
+
 /* What is pinned: ABI version and object hash, checked before adoption. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

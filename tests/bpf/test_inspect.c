@@ -3,8 +3,8 @@
  * test_inspect.c — the inspection program run with BPF_PROG_TEST_RUN on crafted
  * frames: every verdict of a policy that exercises priorities, CIDR nesting, port
  * ranges, protocols, TCP flags, count rules, IPv6, VLANs, IP options, fragments and
- * malformed frames; counters; generation switches; and refused policies that must
- * leave the live generation untouched.
+ * malformed frames; counters; generation switches; refused policies that must leave
+ * the live generation untouched; rate limits against real time; sampling.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
 #include "common/log.h"
@@ -304,9 +306,9 @@ static void test_refused_policy_keeps_live_generation(void **state)
 	assert_non_null(strstr(err, "capacity"));
 	assert_int_equal(run(dp, &telnet), XDP_DROP);
 
-	r = pb_rule(rl, "limit", 1, SLUICE__V1__ACTION__ACTION_RATE_LIMIT);
+	r = pb_rule(rl, "limit", 1, SLUICE__V1__ACTION__ACTION_RATE_LIMIT); /* no pps or bps */
 	err[0] = '\0';
-	assert_int_equal(dp__apply(dp, rl, err, sizeof(err)), -EOPNOTSUPP);
+	assert_int_equal(dp__apply(dp, rl, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "rule 'limit'"));
 	assert_int_equal(run(dp, &telnet), XDP_DROP);
 	assert_int_equal(dp__rules_used(dp), a->n_rules);
@@ -344,6 +346,152 @@ static void test_many_rules(void **state)
 	policy__free(p);
 }
 
+static Sluice__V1__RateLimit *rate(uint64_t pps, uint64_t burst, Sluice__V1__RateLimitPer per)
+{
+	Sluice__V1__RateLimit *rl = calloc(1, sizeof(*rl));
+
+	sluice__v1__rate_limit__init(rl);
+	rl->pps = pps;
+	rl->burst = burst;
+	rl->per = per;
+	return rl;
+}
+
+/* Sends packets as fast as test_run goes for about `secs`; returns the elapsed seconds. */
+static double flood(struct dp *dp, const struct pkt_spec *s, double secs)
+{
+	uint8_t buf[512];
+	size_t len = pkt__build(s, buf);
+	struct timespec t0, t1;
+	double el;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = (__u32)len, .repeat = 200);
+
+		assert_int_equal(bpf_prog_test_run_opts(dp__prog_fd(dp), &o), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	} while (el < secs);
+	return el;
+}
+
+static void assert_passed_near(struct dp *dp, const char *rule, double expect)
+{
+	struct sl_counter c;
+	double passed;
+
+	assert_int_equal(dp__rule_counters(dp, rule, &c), 0);
+	passed = (double)(c.packets - c.rl_drops);
+	if (passed < expect * 0.9 || passed > expect * 1.1)
+		fail_msg("rule %s passed %.0f packets (%llu matched, %llu rate-limited); expected %.0f +-10%%", rule,
+			 passed, (unsigned long long)c.packets, (unsigned long long)c.rl_drops, expect);
+	assert_true(c.rl_drops > 0);
+}
+
+/* A token bucket held to its rate within 10% over one second of real time. */
+static void test_rate_limit_per_rule(void **state)
+{
+	struct dp *dp = *state;
+	Sluice__V1__Policy *p = pb_new();
+	Sluice__V1__Rule *r = pb_rule(p, "limit-udp", 1, SLUICE__V1__ACTION__ACTION_RATE_LIMIT);
+	struct pkt_spec a = { 4, "10.2.0.1", "10.0.0.1", UDP, 40000, 53 };
+	struct pkt_spec b = { 4, "10.2.0.2", "10.0.0.1", UDP, 40000, 53 };
+	double el;
+
+	r->match->proto = UDP;
+	r->rate_limit = rate(2000, 100, SLUICE__V1__RATE_LIMIT_PER__PER_RULE);
+	apply_ok(dp, p);
+	el = flood(dp, &a, 0.5);
+	el += flood(dp, &b, 0.5); /* another source shares the rule's one bucket */
+	assert_passed_near(dp, "limit-udp", 2000 * el + 100);
+	policy__free(p);
+}
+
+/* Per-source buckets: each source gets the whole rate. */
+static void test_rate_limit_per_source(void **state)
+{
+	struct dp *dp = *state;
+	Sluice__V1__Policy *p = pb_new();
+	Sluice__V1__Rule *r = pb_rule(p, "limit-src", 1, SLUICE__V1__ACTION__ACTION_RATE_LIMIT);
+	struct pkt_spec a = { 4, "10.2.0.1", "10.0.0.1", TCP, 40000, 80 };
+	struct pkt_spec b = { 6, "2001:db8::1", "2001:db8::2", TCP, 40000, 80 };
+	double el;
+
+	r->match->proto = TCP;
+	r->rate_limit = rate(1000, 50, SLUICE__V1__RATE_LIMIT_PER__PER_SOURCE);
+	apply_ok(dp, p);
+	el = flood(dp, &a, 0.5);
+	el += flood(dp, &b, 0.5);
+	/* Each source had its own bucket for its own half: rate * total time + 2 bursts. */
+	assert_passed_near(dp, "limit-src", 1000 * el + 100);
+	policy__free(p);
+}
+
+struct sample_seen {
+	int n;
+	uint32_t cap_len, pkt_len;
+	uint8_t first[64];
+};
+
+static int on_sample(void *ctx, void *data, size_t len)
+{
+	struct sample_seen *seen = ctx;
+	const struct sl_sample *s = data;
+
+	assert_true(len >= sizeof(*s));
+	if (seen->n++ == 0) {
+		seen->cap_len = s->cap_len;
+		seen->pkt_len = s->pkt_len;
+		memcpy(seen->first, s->data, sizeof(seen->first));
+	}
+	return 0;
+}
+
+/* Every sampled packet reaches user space with its first snaplen bytes; a full ring
+ * buffer is counted as lost, never silently. */
+static void test_sampling(void **state)
+{
+	struct dp *dp = *state;
+	Sluice__V1__Policy *p = pb_new();
+	Sluice__V1__Rule *r = pb_rule(p, "sample-all", 1, SLUICE__V1__ACTION__ACTION_PASS);
+	struct pkt_spec s = { 4, "10.2.0.1", "10.0.0.1", TCP, 40000, 80 };
+	struct sample_seen seen = { 0 };
+	struct ring_buffer *rb;
+	struct sl_counter c;
+	uint8_t buf[512];
+	size_t len = pkt__build(&s, buf);
+
+	r->sample = calloc(1, sizeof(*r->sample));
+	sluice__v1__sample__init(r->sample);
+	r->sample->one_in = 1;
+	r->sample->snaplen = 48;
+	apply_ok(dp, p);
+	rb = ring_buffer__new(dp__samples_fd(dp), on_sample, &seen, NULL);
+	assert_non_null(rb);
+	ring_buffer__consume(rb); /* drop what earlier tests left */
+	seen.n = 0;
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(run(dp, &s), XDP_PASS);
+	ring_buffer__consume(rb);
+	assert_int_equal(seen.n, 10);
+	assert_int_equal(seen.cap_len, 48);
+	assert_int_equal(seen.pkt_len, len);
+	assert_memory_equal(seen.first, buf, 48);
+	assert_int_equal(dp__rule_counters(dp, "sample-all", &c), 0);
+	assert_int_equal(c.samples, 10);
+	assert_int_equal(c.samples_lost, 0);
+
+	/* Nobody consumes: the ring fills and the rest is counted as lost. */
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = (__u32)len, .repeat = 30000);
+	assert_int_equal(bpf_prog_test_run_opts(dp__prog_fd(dp), &o), 0);
+	assert_int_equal(dp__rule_counters(dp, "sample-all", &c), 0);
+	assert_true(c.samples_lost > 0);
+	assert_int_equal(c.samples + c.samples_lost, 30010);
+	ring_buffer__free(rb);
+	policy__free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +501,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_generation_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_policy_keeps_live_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit_per_rule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit_per_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sampling, setup, teardown),
 	};
 
 	priv__require_root("test_inspect");
