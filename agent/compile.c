@@ -29,18 +29,31 @@ struct builder {
 	/* open-addressing index over g->bitmaps for interning */
 	uint32_t *index;
 	uint32_t index_size; /* power of two */
+	uint64_t *class_hash; /* [cap_classes] hash of each interned bitmap */
+	uint64_t *zkey;       /* [n_rules] random key per rule bit: a bitmap's hash is the XOR of
+			       * its set bits' keys, so a one-bit change updates it in O(1) */
 	uint64_t *scratch;   /* one bitmap */
+	uint64_t scratch_hash;
 	uint64_t *wild;      /* rules that do not constrain the field being built */
+	uint64_t wild_hash;
 };
 
-static uint64_t hash_words(const uint64_t *w, uint32_t n)
+static uint64_t splitmix64(uint64_t x)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	x += 0x9E3779B97F4A7C15ULL;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+	return x ^ (x >> 31);
+}
 
-	for (uint32_t i = 0; i < n; i++) {
-		h ^= w[i];
-		h *= 0x100000001b3ULL;
-		h ^= h >> 29;
+/* Hash of a whole bitmap, for the few places that build one from scratch. */
+static uint64_t hash_bitmap(const struct builder *b, const uint64_t *bm)
+{
+	uint64_t h = 0;
+
+	for (uint32_t w = 0; w < b->g->n_words; w++) {
+		for (uint64_t x = bm[w]; x; x &= x - 1)
+			h ^= b->zkey[w * 64 + (uint32_t)__builtin_ctzll(x)];
 	}
 	return h;
 }
@@ -54,8 +67,7 @@ static int index_grow(struct builder *b)
 		return -ENOMEM;
 	memset(idx, 0xff, sizeof(*idx) * size);
 	for (uint32_t c = 0; c < b->g->n_classes; c++) {
-		uint64_t h = hash_words(compile__bitmap(b->g, c), b->g->n_words);
-		uint32_t i = (uint32_t)h & (size - 1);
+		uint32_t i = (uint32_t)b->class_hash[c] & (size - 1);
 
 		while (idx[i] != UINT32_MAX)
 			i = (i + 1) & (size - 1);
@@ -67,30 +79,36 @@ static int index_grow(struct builder *b)
 	return 0;
 }
 
-/* Returns the class id of bitmap bm (first n_words words), adding it if new; -errno. */
-static int64_t intern(struct builder *b, const uint64_t *bm)
+/* Returns the class id of bitmap bm (first n_words words) whose hash is h, adding it if
+ * new; -errno. */
+static int64_t intern(struct builder *b, const uint64_t *bm, uint64_t h)
 {
 	struct compile_gen *g = b->g;
 	uint32_t nw = g->n_words;
-	uint64_t h;
 	uint32_t i;
 
 	if (g->n_classes * 2 >= b->index_size && index_grow(b))
 		return -ENOMEM;
-	h = hash_words(bm, nw);
 	for (i = (uint32_t)h & (b->index_size - 1); b->index[i] != UINT32_MAX; i = (i + 1) & (b->index_size - 1)) {
-		if (memcmp(compile__bitmap(g, b->index[i]), bm, nw * sizeof(uint64_t)) == 0)
-			return b->index[i];
+		uint32_t c = b->index[i];
+
+		if (b->class_hash[c] == h && memcmp(compile__bitmap(g, c), bm, nw * sizeof(uint64_t)) == 0)
+			return c;
 	}
 	if (g->n_classes >= MAX_CLASSES)
 		return -E2BIG;
 	if (g->n_classes == b->cap_classes) {
 		uint32_t cap = b->cap_classes ? b->cap_classes * 2 : 64;
 		struct sl_bitmap *bms = realloc(g->bitmaps, (size_t)cap * sizeof(*bms));
+		uint64_t *hs;
 
 		if (!bms)
 			return -ENOMEM;
 		g->bitmaps = bms;
+		hs = realloc(b->class_hash, (size_t)cap * sizeof(*hs));
+		if (!hs)
+			return -ENOMEM;
+		b->class_hash = hs;
 		b->cap_classes = cap;
 	}
 	struct sl_bitmap *dst = &g->bitmaps[g->n_classes];
@@ -100,8 +118,30 @@ static int64_t intern(struct builder *b, const uint64_t *bm)
 		if (bm[w])
 			dst->summary[w / 64] |= 1ULL << (w % 64);
 	}
+	b->class_hash[g->n_classes] = h;
 	b->index[i] = g->n_classes;
 	return g->n_classes++;
+}
+
+/* Sets or clears a rule bit of the scratch bitmap, keeping its hash current. */
+static inline void scratch_set(struct builder *b, uint32_t bit)
+{
+	uint64_t m = 1ULL << (bit % 64);
+
+	if (!(b->scratch[bit / 64] & m)) {
+		b->scratch[bit / 64] |= m;
+		b->scratch_hash ^= b->zkey[bit];
+	}
+}
+
+static inline void scratch_clear(struct builder *b, uint32_t bit)
+{
+	uint64_t m = 1ULL << (bit % 64);
+
+	if (b->scratch[bit / 64] & m) {
+		b->scratch[bit / 64] &= ~m;
+		b->scratch_hash ^= b->zkey[bit];
+	}
 }
 
 static inline void bit_set(uint64_t *bm, uint32_t i)
@@ -362,15 +402,18 @@ static int build_prefixes(struct builder *b, const Sluice__V1__Policy *p, int fi
 
 		while (depth > 0 && !pfx_contains(stack[depth - 1].p, cur))
 			depth--;
-		if (depth > 0)
+		if (depth > 0) {
 			memcpy(b->scratch, compile__bitmap(g, stack[depth - 1].cls), nw * sizeof(uint64_t));
-		else
+			b->scratch_hash = b->class_hash[stack[depth - 1].cls];
+		} else {
 			memcpy(b->scratch, b->wild, nw * sizeof(uint64_t));
+			b->scratch_hash = hash_bitmap(b, b->wild);
+		}
 		for (; j < n && v[j].len == cur->len && memcmp(v[j].addr, cur->addr, alen) == 0; j++) {
 			if (v[j].rule != UINT32_MAX)
-				bit_set(b->scratch, v[j].rule);
+				scratch_set(b, v[j].rule);
 		}
-		cls = intern(b, b->scratch);
+		cls = intern(b, b->scratch, b->scratch_hash);
 		if (cls < 0) {
 			ret = (int)cls;
 			goto cleanup;
@@ -466,6 +509,7 @@ static int build_ports(struct builder *b, const Sluice__V1__Policy *p, int field
 		goto cleanup;
 	}
 	memcpy(b->scratch, b->wild, nw * sizeof(uint64_t));
+	b->scratch_hash = hash_bitmap(b, b->wild);
 	for (uint32_t port = 0, e = 0; port < SL_PORTS;) {
 		uint32_t next;
 		int64_t cls;
@@ -475,14 +519,14 @@ static int build_ports(struct builder *b, const Sluice__V1__Policy *p, int field
 
 			active[bit] += ev[e].delta;
 			if (active[bit])
-				bit_set(b->scratch, bit);
-			else if (!(b->wild[bit / 64] & (1ULL << (bit % 64))))
-				b->scratch[bit / 64] &= ~(1ULL << (bit % 64));
+				scratch_set(b, bit);
+			else
+				scratch_clear(b, bit); /* rules with ranges are never wildcards */
 		}
 		next = e < n ? ev[e].at : SL_PORTS;
 		if (next > SL_PORTS)
 			next = SL_PORTS;
-		cls = intern(b, b->scratch);
+		cls = intern(b, b->scratch, b->scratch_hash);
 		if (cls < 0) {
 			ret = (int)cls;
 			goto cleanup;
@@ -514,16 +558,29 @@ static int build_l4(struct builder *b, const Sluice__V1__Policy *p)
 		ret = -ENOMEM;
 		goto cleanup;
 	}
+	/* Rules without a protocol (or flag) condition go to every value in one pass below. */
+	memset(b->wild, 0, SL_MAX_WORDS * sizeof(uint64_t));
+	memset(b->scratch, 0, SL_MAX_WORDS * sizeof(uint64_t));
 	for (uint32_t bit = 0; bit < g->n_rules; bit++) {
 		const Sluice__V1__Match *m = match_of(g, p, bit);
 
-		for (uint32_t proto = 0; proto < 256; proto++) {
-			if (m->proto == 0 || m->proto == proto)
-				bit_set(proto_bm + proto * SL_MAX_WORDS, bit);
+		if (m->proto == 0)
+			bit_set(b->wild, bit);
+		else
+			bit_set(proto_bm + (m->proto & 0xff) * SL_MAX_WORDS, bit);
+		if (!m->tcp_flags_set && !m->tcp_flags_unset) {
+			bit_set(b->scratch, bit);
+			continue;
 		}
 		for (uint32_t f = 0; f < 256; f++) {
 			if ((f & m->tcp_flags_set) == m->tcp_flags_set && (f & m->tcp_flags_unset) == 0)
 				bit_set(flags_bm + f * SL_MAX_WORDS, bit);
+		}
+	}
+	for (uint32_t v = 0; v < 256; v++) {
+		for (uint32_t w = 0; w < nw; w++) {
+			proto_bm[v * SL_MAX_WORDS + w] |= b->wild[w];
+			flags_bm[v * SL_MAX_WORDS + w] |= b->scratch[w];
 		}
 	}
 	for (uint32_t proto = 0; proto < 256; proto++) {
@@ -538,7 +595,7 @@ static int build_l4(struct builder *b, const Sluice__V1__Policy *p)
 			}
 			for (uint32_t w = 0; w < nw; w++)
 				b->scratch[w] = proto_bm[proto * SL_MAX_WORDS + w] & flags_bm[fl * SL_MAX_WORDS + w];
-			cls = intern(b, b->scratch);
+			cls = intern(b, b->scratch, hash_bitmap(b, b->scratch));
 			if (cls < 0) {
 				ret = (int)cls;
 				goto cleanup;
@@ -644,8 +701,13 @@ int compile__policy(const Sluice__V1__Policy *p, uint32_t capacity, struct compi
 	g->dst6 = calloc(1, sizeof(*g->dst6));
 	b.scratch = calloc(SL_MAX_WORDS, sizeof(uint64_t));
 	b.wild = calloc(SL_MAX_WORDS, sizeof(uint64_t));
+	b.zkey = malloc(SL_MAX_RULES * sizeof(uint64_t));
+	if (b.zkey) {
+		for (uint32_t i = 0; i < SL_MAX_RULES; i++)
+			b.zkey[i] = splitmix64(i);
+	}
 	if (!g->rules || !g->order || !g->ports || !g->l4 || !g->src4 || !g->dst4 || !g->src6 || !g->dst6 ||
-	    !b.scratch || !b.wild) {
+	    !b.scratch || !b.wild || !b.zkey) {
 		ret = -ENOMEM;
 		goto cleanup;
 	}
@@ -682,6 +744,8 @@ int compile__policy(const Sluice__V1__Policy *p, uint32_t capacity, struct compi
 	g = NULL;
 cleanup:
 	free(b.index);
+	free(b.class_hash);
+	free(b.zkey);
 	free(b.scratch);
 	free(b.wild);
 	compile__free(g);

@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -92,6 +93,8 @@ struct dp {
 	int ncpus;
 	/* counter slot -> rule name of the live generation ("" = free) */
 	char (*slot_names)[SL_NAME_LEN];
+	/* the same table in the pinned sl_rule_names map (mmap), for a restarted agent */
+	char (*pinned_names)[SL_NAME_LEN];
 	/* live generation's rules in priority order, as counter slots */
 	uint32_t *live_slots;
 	uint32_t n_live;
@@ -442,18 +445,28 @@ static void drop_stale_links(struct dp *dp)
 
 /* ---- counter slots ---------------------------------------------------------------- */
 
-static int load_slot_names(struct dp *dp)
+#define NAMES_BYTES ((size_t)SL_MAX_RULES * SL_NAME_LEN)
+
+static int map_names_table(struct dp *dp)
+{
+	void *mem = mmap(NULL, NAMES_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, dp->map_fd[M_NAMES], 0);
+
+	if (mem == MAP_FAILED)
+		return -errno;
+	dp->pinned_names = mem;
+	return 0;
+}
+
+static void load_slot_names(struct dp *dp)
 {
 	/* The live set is every slot with a name; priority order is re-learned at the next apply. */
 	dp->n_live = 0;
 	for (__u32 s = 0; s < SL_MAX_RULES; s++) {
-		if (bpf_map_lookup_elem(dp->map_fd[M_NAMES], &s, dp->slot_names[s]))
-			return -errno;
+		memcpy(dp->slot_names[s], dp->pinned_names[s], SL_NAME_LEN);
 		dp->slot_names[s][SL_NAME_LEN - 1] = '\0';
 		if (dp->slot_names[s][0])
 			dp->live_slots[dp->n_live++] = s;
 	}
-	return 0;
 }
 
 struct dp *dp__open(const struct dp_opts *opts)
@@ -526,8 +539,13 @@ struct dp *dp__open(const struct dp_opts *opts)
 	memset(&pinfo, 0, sizeof(pinfo));
 	if (bpf_obj_get_info_by_fd(dp->prog_fd, &pinfo, &plen) == 0)
 		dp->prog_id = pinfo.id;
-	if (dp->adopted && (err = load_slot_names(dp)))
+	err = map_names_table(dp);
+	if (err) {
+		pr_err("cannot map the rule name table: %s", strerror(-err));
 		goto fail;
+	}
+	if (dp->adopted)
+		load_slot_names(dp);
 
 	for (size_t i = 0; i < dp->n_ifaces; i++) {
 		err = attach_iface(dp, &dp->ifaces[i], opts->mode);
@@ -558,6 +576,8 @@ void dp__close(struct dp *dp)
 	if (dp->prog_fd >= 0)
 		close(dp->prog_fd);
 	inspect__destroy(dp->skel);
+	if (dp->pinned_names)
+		munmap(dp->pinned_names, NAMES_BYTES);
 	free(dp->ifaces);
 	free(dp->slot_names);
 	free(dp->live_slots);
@@ -621,19 +641,25 @@ static int create_inner(int which, __u32 max_entries)
 			      s->max_entries ? s->max_entries : max_entries, &o);
 }
 
-/* Resets what a counter slot carries (counters, rate-limit bucket) before a new rule uses it. */
-static int zero_counter(struct dp *dp, __u32 slot)
+/* Resets what counter slots carry (counters, rate-limit buckets) before new rules use them. */
+static int zero_counters(struct dp *dp, const __u32 *slots, __u32 n)
 {
-	struct sl_counter *zero = calloc((size_t)dp->ncpus, sizeof(*zero));
-	struct sl_bucket fresh = { 0 };
+	struct sl_counter *zero = calloc((size_t)n * (size_t)dp->ncpus, sizeof(*zero));
+	struct sl_bucket *fresh = calloc(n, sizeof(*fresh));
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	__u32 count = n;
 	int err = 0;
 
-	if (!zero)
-		return -ENOMEM;
-	if (bpf_map_update_elem(dp->map_fd[M_COUNTERS], &slot, zero, BPF_ANY) ||
-	    bpf_map_update_elem(dp->map_fd[M_RL_RULE], &slot, &fresh, BPF_ANY))
+	if (!zero || !fresh) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (n && (bpf_map_update_batch(dp->map_fd[M_COUNTERS], slots, zero, &count, &o) ||
+		  (count = n, bpf_map_update_batch(dp->map_fd[M_RL_RULE], slots, fresh, &count, &o))))
 		err = -errno;
+cleanup:
 	free(zero);
+	free(fresh);
 	return err;
 }
 
@@ -654,15 +680,18 @@ static int assign_slots(struct dp *dp, const Sluice__V1__Policy *p, struct compi
 			char (*new_names)[SL_NAME_LEN])
 {
 	uint32_t size = 1, *index;
-	__u32 next_free = 0;
+	__u32 next_free = 0, n_fresh = 0, *fresh = malloc(g->n_rules * sizeof(*fresh) + 1);
 	int err = 0;
 
 	while (size < 2 * (dp->n_live + 1))
 		size <<= 1;
 	/* name -> live slot, open addressing */
 	index = malloc(size * sizeof(*index));
-	if (!index)
+	if (!index || !fresh) {
+		free(index);
+		free(fresh);
 		return -ENOMEM;
+	}
 	memset(index, 0xff, size * sizeof(*index));
 	for (uint32_t j = 0; j < dp->n_live; j++) {
 		__u32 s = dp->live_slots[j];
@@ -691,15 +720,21 @@ static int assign_slots(struct dp *dp, const Sluice__V1__Policy *p, struct compi
 				break;
 			}
 			slot = next_free;
-			err = zero_counter(dp, slot);
-			if (err)
-				break;
+			fresh[n_fresh++] = slot;
 		}
 		snprintf(new_names[slot], SL_NAME_LEN, "%s", name);
 		g->rules[r].counter = slot;
 	}
+	if (!err)
+		err = zero_counters(dp, fresh, n_fresh);
 	free(index);
+	free(fresh);
 	return err;
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
 int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errlen)
@@ -712,9 +747,13 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 	__u32 zero = 0, slot;
 	int ret;
 
+	struct timespec t0, t1, t2, t3;
+
 	for (int i = 0; i < N_OUTER; i++)
 		inner[i] = -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = compile__policy(p, dp->capacity, &g, err, errlen);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ret)
 		goto cleanup;
 	new_names = calloc(SL_MAX_RULES, sizeof(*new_names));
@@ -734,6 +773,7 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 		goto cleanup;
 	}
 	slot = (ctl.slot & 1) ^ 1; /* the idle slot */
+	clock_gettime(CLOCK_MONOTONIC, &t2);
 	bpf_map_lookup_elem(dp->map_fd[M_GEN], &ctl.slot, &old);
 
 	for (int i = 0; i < N_OUTER; i++) {
@@ -765,6 +805,9 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 		goto cleanup;
 	}
 
+	clock_gettime(CLOCK_MONOTONIC, &t3);
+	pr_debug("apply: compile %.1f ms, counters %.1f ms, maps %.1f ms", ms_between(&t0, &t1), ms_between(&t1, &t2),
+		 ms_between(&t2, &t3));
 	gi.n_rules = g->n_rules;
 	gi.n_words = g->n_words;
 	gi.generation = old.generation + 1;
@@ -782,8 +825,8 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 	}
 	/* Name the new slots before the switch, so counters are attributable at once. */
 	for (__u32 s = 0; s < SL_MAX_RULES; s++) {
-		if (new_names[s][0] && strncmp(new_names[s], dp->slot_names[s], SL_NAME_LEN) != 0)
-			bpf_map_update_elem(dp->map_fd[M_NAMES], &s, new_names[s], BPF_ANY);
+		if (new_names[s][0])
+			memcpy(dp->pinned_names[s], new_names[s], SL_NAME_LEN);
 	}
 
 	ctl.slot = slot;
@@ -795,11 +838,8 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 
 	/* Live now. Forget the names of rules that left. */
 	for (__u32 s = 0; s < SL_MAX_RULES; s++) {
-		if (dp->slot_names[s][0] && !new_names[s][0]) {
-			char empty[SL_NAME_LEN] = { 0 };
-
-			bpf_map_update_elem(dp->map_fd[M_NAMES], &s, empty, BPF_ANY);
-		}
+		if (dp->slot_names[s][0] && !new_names[s][0])
+			memset(dp->pinned_names[s], 0, SL_NAME_LEN);
 	}
 	memcpy(dp->slot_names, new_names, SL_MAX_RULES * sizeof(*new_names));
 	dp->n_live = g->n_rules;

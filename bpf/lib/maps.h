@@ -112,10 +112,12 @@ struct {
 	__type(value, struct sl_counter);
 } sl_rule_counters SEC(".maps");
 
-/* Rule name of each counter slot, so a restarted agent can map counters back to rules. */
+/* Rule name of each counter slot, so a restarted agent can map counters back to rules.
+ * Only user space touches it (through mmap). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, SL_MAX_RULES);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, char[SL_NAME_LEN]);
 } sl_rule_names SEC(".maps");

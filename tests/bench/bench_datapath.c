@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 	int repeat = argc > 1 ? atoi(argv[1]) : 2000, xf_fd;
 	char err[256];
 
-	log__init("bench", LOG_WARN);
+	log__init("bench", getenv("SLUICE_BENCH_DEBUG") ? LOG_DEBUG : LOG_WARN);
 	make_frames(&f);
 	fl = floor__open_and_load();
 	xf_fd = load_xdpfilter(&xf_obj);
