@@ -41,35 +41,43 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-/* Maps the agent writes, by role. Pinned as map_<name>. */
+/* Maps the agent touches, by role. Pinned as map_<name>. */
 enum dp_map {
-	M_SRC4, M_DST4, M_SRC6, M_DST6, M_PORTS, M_L4, M_BITMAPS, M_RULES, /* outer, in inner_specs order */
+	M_IVL4, M_IVL6, M_PORTS, M_L4, M_RULES, /* double-buffered tables, written through mmap */
+	M_BITMAPS,                               /* ARRAY_OF_MAPS: one bitmap map per slot */
 	M_CTL, M_GEN, M_COUNTERS, M_NAMES, M_STATS, M_META,
 	M_SAMPLES, M_SAMPLE_BATCH, M_RL_RULE, M_RL_SOURCE, M_CHAIN,
+	M_AGG_SRC, M_AGG_TOTAL, /* per-source aggregates, read by the agent's detectors */
 	M_COUNT
 };
 
+#define N_TABLES (M_RULES + 1)
+
 static const char *const map_names[M_COUNT] = {
-	"sl_src4", "sl_dst4", "sl_src6", "sl_dst6", "sl_ports", "sl_l4", "sl_bitmaps", "sl_rules",
+	"sl_ivl4", "sl_ivl6", "sl_ports", "sl_l4", "sl_rules", "sl_bitmaps",
 	"sl_ctl", "sl_gen", "sl_rule_counters", "sl_rule_names", "sl_stats", "sl_meta",
 	"sl_samples", "sl_sample_batch", "sl_rl_rule", "sl_rl_source", "sl_chain",
+	"sl_agg_src", "sl_agg_total",
 };
 
-#define N_OUTER (M_RULES + 1)
+/* Entry size and count of each double-buffered table (see bpf/lib/maps.h). */
+static const struct table_spec {
+	size_t value_size;
+	unsigned entries_per_slot;
+} table_specs[N_TABLES] = {
+	[M_IVL4] = { sizeof(struct sl_ivl4), 2 },
+	[M_IVL6] = { sizeof(struct sl_ivl6), 2 },
+	[M_PORTS] = { sizeof(struct sl_port_table), 1 },
+	[M_L4] = { sizeof(struct sl_l4_table), 1 },
+	[M_RULES] = { sizeof(struct sl_rule_table), 1 },
+};
 
-/* Inner maps of one generation; must match the templates in bpf/lib/maps.h. */
-static const struct inner_spec {
-	enum bpf_map_type type;
-	__u32 key_size, value_size, max_entries, flags; /* max_entries 0: per generation */
-} inner_specs[N_OUTER] = {
-	[M_SRC4] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_ivl4), 1, BPF_F_MMAPABLE },
-	[M_DST4] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_ivl4), 1, BPF_F_MMAPABLE },
-	[M_SRC6] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_ivl6), 1, BPF_F_MMAPABLE },
-	[M_DST6] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_ivl6), 1, BPF_F_MMAPABLE },
-	[M_PORTS] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_port_classes), SL_PORTS, BPF_F_MMAPABLE },
-	[M_L4] = { BPF_MAP_TYPE_ARRAY, 4, 4, SL_L4_KEYS, BPF_F_MMAPABLE },
-	[M_BITMAPS] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_bitmap), 0, BPF_F_MMAPABLE | BPF_F_INNER_MAP },
-	[M_RULES] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_rule), SL_MAX_RULES, BPF_F_MMAPABLE },
+/* One slot's bitmap map, kept mapped and reused while it is big enough. */
+struct dp_bitmaps {
+	int fd;
+	uint8_t *mem;
+	size_t len;
+	__u32 cap; /* classes it holds */
 };
 
 struct dp_iface {
@@ -95,6 +103,10 @@ struct dp {
 	char (*slot_names)[SL_NAME_LEN];
 	/* the same table in the pinned sl_rule_names map (mmap), for a restarted agent */
 	char (*pinned_names)[SL_NAME_LEN];
+	/* the double-buffered tables, mapped */
+	uint8_t *tbl_mem[N_TABLES];
+	size_t tbl_len[N_TABLES];
+	struct dp_bitmaps bm[SL_GEN_SLOTS];
 	/* live generation's rules in priority order, as counter slots */
 	uint32_t *live_slots;
 	uint32_t n_live;
@@ -443,6 +455,128 @@ static void drop_stale_links(struct dp *dp)
 	closedir(d);
 }
 
+/* ---- generation tables ---------------------------------------------------------- */
+
+static size_t page_round(size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (len + page - 1) & ~(page - 1);
+}
+
+static size_t elem_size(size_t value_size)
+{
+	return (value_size + 7) & ~(size_t)7; /* array elements are 8-byte aligned */
+}
+
+/* Maps the double-buffered tables once. */
+static int map_tables(struct dp *dp)
+{
+	for (int t = 0; t < N_TABLES; t++) {
+		size_t len = page_round(elem_size(table_specs[t].value_size) * table_specs[t].entries_per_slot *
+					SL_GEN_SLOTS);
+		void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, dp->map_fd[t], 0);
+
+		if (mem == MAP_FAILED)
+			return -errno;
+		dp->tbl_mem[t] = mem;
+		dp->tbl_len[t] = len;
+	}
+	return 0;
+}
+
+/* Copies one table of generation slot `slot` (entry `i` of that slot) into place. */
+static void write_table(struct dp *dp, int t, __u32 slot, unsigned i, const void *src)
+{
+	size_t es = elem_size(table_specs[t].value_size);
+
+	memcpy(dp->tbl_mem[t] + es * (slot * table_specs[t].entries_per_slot + i), src, table_specs[t].value_size);
+}
+
+static void bitmaps_release(struct dp_bitmaps *b)
+{
+	if (b->mem)
+		munmap(b->mem, b->len);
+	if (b->fd >= 0)
+		close(b->fd);
+	b->mem = NULL;
+	b->fd = -1;
+	b->cap = 0;
+}
+
+static int bitmaps_map(struct dp_bitmaps *b, int fd, __u32 cap)
+{
+	size_t len = page_round(elem_size(sizeof(struct sl_bitmap)) * cap);
+	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (mem == MAP_FAILED)
+		return -errno;
+	b->fd = fd;
+	b->mem = mem;
+	b->len = len;
+	b->cap = cap;
+	return 0;
+}
+
+/* Picks up the bitmap maps a previous agent installed (adoption). */
+static void adopt_bitmaps(struct dp *dp)
+{
+	for (__u32 slot = 0; slot < SL_GEN_SLOTS; slot++) {
+		struct bpf_map_info info = { 0 };
+		__u32 id = 0, len = sizeof(info);
+		int fd;
+
+		if (bpf_map_lookup_elem(dp->map_fd[M_BITMAPS], &slot, &id) || !id)
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) || bitmaps_map(&dp->bm[slot], fd, info.max_entries))
+			close(fd);
+	}
+}
+
+/*
+ * Makes slot's bitmap map hold n classes: reuses it in place when it is big enough,
+ * else makes a bigger one (with room to grow) and installs it.
+ */
+static int bitmaps_prepare(struct dp *dp, __u32 slot, __u32 n, bool *install)
+{
+	struct dp_bitmaps *b = &dp->bm[slot], fresh = { .fd = -1 };
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__u32 cap = n + n / 4 + 64;
+	int fd, err;
+
+	*install = false;
+	if (b->fd >= 0 && b->cap >= n)
+		return 0;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sl_bitmaps", 4, sizeof(struct sl_bitmap), cap, &o);
+	if (fd < 0)
+		return -errno;
+	err = bitmaps_map(&fresh, fd, cap);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	bitmaps_release(b);
+	*b = fresh;
+	*install = true;
+	return 0;
+}
+
+/*
+ * Waits until no packet can still be using the idle slot: an ARRAY_OF_MAPS update
+ * returns only after an RCU grace period, and every XDP run is an RCU read section.
+ * Re-installing the slot's own bitmap map is such an update. A slot never installed
+ * was never live and needs no wait.
+ */
+static int wait_idle_slot(struct dp *dp, __u32 slot)
+{
+	if (dp->bm[slot].fd < 0)
+		return 0;
+	return bpf_map_update_elem(dp->map_fd[M_BITMAPS], &slot, &dp->bm[slot].fd, BPF_ANY) ? -errno : 0;
+}
+
 /* ---- counter slots ---------------------------------------------------------------- */
 
 #define NAMES_BYTES ((size_t)SL_MAX_RULES * SL_NAME_LEN)
@@ -482,6 +616,8 @@ struct dp *dp__open(const struct dp_opts *opts)
 		return NULL;
 	for (int i = 0; i < M_COUNT; i++)
 		dp->map_fd[i] = -1;
+	for (int i = 0; i < SL_GEN_SLOTS; i++)
+		dp->bm[i].fd = -1;
 	dp->prog_fd = -1;
 	dp->capacity = opts->rule_capacity && opts->rule_capacity < SL_MAX_RULES ? opts->rule_capacity : SL_MAX_RULES;
 	dp->ncpus = libbpf_num_possible_cpus();
@@ -540,12 +676,16 @@ struct dp *dp__open(const struct dp_opts *opts)
 	if (bpf_obj_get_info_by_fd(dp->prog_fd, &pinfo, &plen) == 0)
 		dp->prog_id = pinfo.id;
 	err = map_names_table(dp);
+	if (!err)
+		err = map_tables(dp);
 	if (err) {
-		pr_err("cannot map the rule name table: %s", strerror(-err));
+		pr_err("cannot map the datapath tables: %s", strerror(-err));
 		goto fail;
 	}
-	if (dp->adopted)
+	if (dp->adopted) {
 		load_slot_names(dp);
+		adopt_bitmaps(dp);
+	}
 
 	for (size_t i = 0; i < dp->n_ifaces; i++) {
 		err = attach_iface(dp, &dp->ifaces[i], opts->mode);
@@ -578,6 +718,12 @@ void dp__close(struct dp *dp)
 	inspect__destroy(dp->skel);
 	if (dp->pinned_names)
 		munmap(dp->pinned_names, NAMES_BYTES);
+	for (int t = 0; t < N_TABLES; t++) {
+		if (dp->tbl_mem[t])
+			munmap(dp->tbl_mem[t], dp->tbl_len[t]);
+	}
+	for (int i = 0; i < SL_GEN_SLOTS; i++)
+		bitmaps_release(&dp->bm[i]);
 	free(dp->ifaces);
 	free(dp->slot_names);
 	free(dp->live_slots);
@@ -609,37 +755,6 @@ int dp__prog_fd(const struct dp *dp)
 }
 
 /* ---- generations -------------------------------------------------------------------- */
-
-/* Copies n elements of size sz into an mmapable array map (elements are 8-byte aligned). */
-static int fill_mmap(int fd, __u32 max_entries, const void *src, size_t n, size_t sz)
-{
-	size_t stride = (sz + 7) & ~(size_t)7;
-	size_t len = stride * max_entries;
-	long page = sysconf(_SC_PAGESIZE);
-	uint8_t *mem;
-
-	len = (len + (size_t)page - 1) & ~((size_t)page - 1);
-	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (mem == MAP_FAILED)
-		return -errno;
-	if (stride == sz) {
-		memcpy(mem, src, n * sz);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			memcpy(mem + i * stride, (const uint8_t *)src + i * sz, sz);
-	}
-	munmap(mem, len);
-	return 0;
-}
-
-static int create_inner(int which, __u32 max_entries)
-{
-	const struct inner_spec *s = &inner_specs[which];
-	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = s->flags);
-
-	return bpf_map_create(s->type, map_names[which], s->key_size, s->value_size,
-			      s->max_entries ? s->max_entries : max_entries, &o);
-}
 
 /* Resets what counter slots carry (counters, rate-limit buckets) before new rules use them. */
 static int zero_counters(struct dp *dp, const __u32 *slots, __u32 n)
@@ -739,18 +854,15 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
 
 int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errlen)
 {
-	int inner[N_OUTER];
 	char (*new_names)[SL_NAME_LEN] = NULL;
 	struct compile_gen *g = NULL;
 	struct sl_gen_info gi = { 0 }, old = { 0 };
 	struct sl_ctl ctl = { 0 };
+	struct timespec t0, t1, t2, t3;
 	__u32 zero = 0, slot;
+	bool install;
 	int ret;
 
-	struct timespec t0, t1, t2, t3;
-
-	for (int i = 0; i < N_OUTER; i++)
-		inner[i] = -1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = compile__policy(p, dp->capacity, &g, err, errlen);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -766,48 +878,40 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 		snprintf(err, errlen, "cannot assign rule counters: %s", strerror(-ret));
 		goto cleanup;
 	}
-
 	if (bpf_map_lookup_elem(dp->map_fd[M_CTL], &zero, &ctl)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot read the generation switch: %s", strerror(-ret));
 		goto cleanup;
 	}
 	slot = (ctl.slot & 1) ^ 1; /* the idle slot */
-	clock_gettime(CLOCK_MONOTONIC, &t2);
 	bpf_map_lookup_elem(dp->map_fd[M_GEN], &ctl.slot, &old);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
 
-	for (int i = 0; i < N_OUTER; i++) {
-		inner[i] = create_inner(i, g->n_classes);
-		if (inner[i] < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot create map %s for the new generation: %s", map_names[i],
-				 strerror(-ret));
-			goto cleanup;
-		}
-	}
-	ret = fill_mmap(inner[M_SRC4], 1, g->src4, 1, sizeof(*g->src4));
+	ret = wait_idle_slot(dp, slot);
 	if (!ret)
-		ret = fill_mmap(inner[M_DST4], 1, g->dst4, 1, sizeof(*g->dst4));
-	if (!ret)
-		ret = fill_mmap(inner[M_SRC6], 1, g->src6, 1, sizeof(*g->src6));
-	if (!ret)
-		ret = fill_mmap(inner[M_DST6], 1, g->dst6, 1, sizeof(*g->dst6));
-	if (!ret)
-		ret = fill_mmap(inner[M_PORTS], SL_PORTS, g->ports, SL_PORTS, sizeof(*g->ports));
-	if (!ret)
-		ret = fill_mmap(inner[M_L4], SL_L4_KEYS, g->l4, SL_L4_KEYS, sizeof(*g->l4));
-	if (!ret)
-		ret = fill_mmap(inner[M_BITMAPS], g->n_classes, g->bitmaps, g->n_classes, sizeof(struct sl_bitmap));
-	if (!ret)
-		ret = fill_mmap(inner[M_RULES], SL_MAX_RULES, g->rules, g->n_rules, sizeof(*g->rules));
+		ret = bitmaps_prepare(dp, slot, g->n_classes, &install);
 	if (ret) {
-		snprintf(err, errlen, "cannot fill the new generation's maps: %s", strerror(-ret));
+		snprintf(err, errlen, "cannot prepare %u rule bitmaps: %s", g->n_classes, strerror(-ret));
 		goto cleanup;
 	}
-
+	write_table(dp, M_IVL4, slot, 0, g->src4);
+	write_table(dp, M_IVL4, slot, 1, g->dst4);
+	write_table(dp, M_IVL6, slot, 0, g->src6);
+	write_table(dp, M_IVL6, slot, 1, g->dst6);
+	write_table(dp, M_PORTS, slot, 0, g->ports);
+	write_table(dp, M_L4, slot, 0, g->l4);
+	memcpy(dp->tbl_mem[M_RULES] + elem_size(sizeof(struct sl_rule_table)) * slot, g->rules,
+	       g->n_rules * sizeof(*g->rules));
+	memcpy(dp->bm[slot].mem, g->bitmaps, (size_t)g->n_classes * sizeof(struct sl_bitmap));
+	if (install && bpf_map_update_elem(dp->map_fd[M_BITMAPS], &slot, &dp->bm[slot].fd, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot install the rule bitmaps: %s", strerror(-ret));
+		goto cleanup;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t3);
-	pr_debug("apply: compile %.1f ms, counters %.1f ms, maps %.1f ms", ms_between(&t0, &t1), ms_between(&t1, &t2),
-		 ms_between(&t2, &t3));
+	pr_debug("apply: compile %.1f ms, counters %.1f ms, tables %.1f ms (%u classes)", ms_between(&t0, &t1),
+		 ms_between(&t1, &t2), ms_between(&t2, &t3), g->n_classes);
+
 	gi.n_rules = g->n_rules;
 	gi.n_words = g->n_words;
 	gi.generation = old.generation + 1;
@@ -815,13 +919,6 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 		ret = -errno;
 		snprintf(err, errlen, "cannot write generation info: %s", strerror(-ret));
 		goto cleanup;
-	}
-	for (int i = 0; i < N_OUTER; i++) {
-		if (bpf_map_update_elem(dp->map_fd[i], &slot, &inner[i], BPF_ANY)) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot install map %s: %s", map_names[i], strerror(-ret));
-			goto cleanup;
-		}
 	}
 	/* Name the new slots before the switch, so counters are attributable at once. */
 	for (__u32 s = 0; s < SL_MAX_RULES; s++) {
@@ -848,10 +945,6 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 	pr_info("generation %llu live in slot %u: %u rules, %u classes", (unsigned long long)gi.generation, slot,
 		g->n_rules, g->n_classes);
 cleanup:
-	for (int i = 0; i < N_OUTER; i++) {
-		if (inner[i] >= 0)
-			close(inner[i]);
-	}
 	free(new_names);
 	compile__free(g);
 	return ret;
@@ -907,6 +1000,13 @@ int dp__rule_counter(struct dp *dp, const char *name, uint64_t *packets, uint64_
 int dp__samples_fd(const struct dp *dp)
 {
 	return dp->map_fd[M_SAMPLES];
+}
+
+int dp__aggregates_fds(const struct dp *dp, int *per_source, int *total)
+{
+	*per_source = dp->map_fd[M_AGG_SRC];
+	*total = dp->map_fd[M_AGG_TOTAL];
+	return 0;
 }
 
 const char *dp__slot_name(const struct dp *dp, uint32_t slot)

@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "sluice_abi.h"
+#include "lib/aggregates.h"
 #include "lib/classify.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
@@ -53,6 +54,7 @@ int sl_inspect(struct xdp_md *ctx)
 	}
 	if (p.stat)
 		sl_stat(p.stat);
+	sl_aggregate(&p, bytes);
 
 	if (sl_classify(&p, slot, gi, bytes, &rule) < 0 || !rule) {
 		sl_stat(SL_STAT_NO_MATCH);

@@ -15,7 +15,7 @@
 
 #include <linux/types.h>
 
-#define SL_ABI_VERSION 3
+#define SL_ABI_VERSION 4
 
 #ifndef SL_MAX_RULES
 #define SL_MAX_RULES 16384 /* rules per generation; a multiple of 64 */
@@ -59,10 +59,19 @@ struct sl_ivl6 {
 	__u32 cls[SL_MAX_IVL];
 };
 
-/* Value of the port table: the class of a source and of a destination port. */
+/* Port table entry: the class of a port as source and as destination. */
 struct sl_port_classes {
 	__u32 sport;
 	__u32 dport;
+};
+
+struct sl_port_table {
+	struct sl_port_classes port[SL_PORTS];
+};
+
+/* Protocol and TCP flags table: class of (IP protocol << 8 | TCP flags). */
+struct sl_l4_table {
+	__u32 cls[SL_L4_KEYS];
 };
 
 /*
@@ -102,6 +111,10 @@ struct sl_rule {
 	__u32 pad;
 };
 
+struct sl_rule_table {
+	struct sl_rule rule[SL_MAX_RULES];
+};
+
 /* Rate-limit bucket: theoretical arrival time in ns (bpf_ktime_get_ns clock). */
 struct sl_bucket {
 	__u64 tat;
@@ -122,6 +135,35 @@ struct sl_sample {
 	__u32 cap_len;
 	__u8 data[SL_MAX_SNAPLEN];
 };
+
+/*
+ * Per-source traffic aggregates (bpf/lib/aggregates.h), read and reset by the agent every
+ * interval. ports is a linear-counting sketch of the distinct destination ports the source
+ * opened (TCP SYN without ACK) or sent to (UDP from a higher to a lower port): bit
+ * sl_agg_port_bit(dport) is set, and n bits clear of m estimate m * ln(m / n) ports.
+ */
+#define SL_AGG_SOURCES 16384  /* sources tracked per interval (LRU) */
+#define SL_AGG_PORT_BITS 512
+#define SL_AGG_PORT_WORDS (SL_AGG_PORT_BITS / 64)
+
+struct sl_agg_key {
+	__u32 family;  /* 4 or 6 */
+	__u8 addr[16]; /* IPv4 in the first 4 bytes */
+};
+
+struct sl_agg {
+	__u64 packets;
+	__u64 bytes;
+	__u64 syns;    /* TCP SYN without ACK */
+	__u64 synacks; /* TCP SYN with ACK */
+	__u64 ports[SL_AGG_PORT_WORDS];
+};
+
+/* The sketch bit of a destination port: a multiplicative hash to 9 bits. */
+static inline __u32 sl_agg_port_bit(__u16 port)
+{
+	return ((__u32)port * 2654435761u) >> (32 - 9);
+}
 
 /* Per generation slot: how much of the bitmaps to read. */
 struct sl_gen_info {

@@ -66,47 +66,53 @@ static __always_inline void sl_count_rule(const struct sl_rule *r, __u32 bytes)
 
 struct sl_match_ctx {
 	struct sl_bitmap *bm[SL_FIELDS];
-	void *rules;          /* this generation's sl_rules inner map */
+	struct sl_rule_table *rules; /* this generation's rules */
 	__u32 bytes;          /* frame length, for the counters */
 	__s32 match;          /* index of the deciding rule, or -1 */
 	__u32 sw;             /* summary word being consumed */
+	__u32 w;              /* bitmap word whose matches are in x */
+	__u64 x;              /* matching rules of word w not yet visited */
 	__u64 cand[SL_SUMMARY_WORDS]; /* words where every field allows some rule */
 };
 
-/* bpf_loop callback: the next candidate 64-rule word. Returns 1 to stop. */
-static long sl_match_word(__u32 iter, void *data)
+/*
+ * bpf_loop callback, one step: either load the next candidate 64-rule word, or visit
+ * its lowest matching rule (count it; stop there unless it is a count rule). One step per
+ * call keeps the verifier's work flat. Returns 1 to stop.
+ */
+static long sl_match_step(__u32 iter, void *data)
 {
 	struct sl_match_ctx *m = data;
-	__u64 x, c = 0;
-	__u32 w;
+	__u32 w, idx;
+	__u64 c = 0;
+	struct sl_rule *r;
 
-	for (int i = 0; i < SL_SUMMARY_WORDS; i++) {
-		if (m->sw >= SL_SUMMARY_WORDS)
-			return 1;
-		c = m->cand[m->sw & (SL_SUMMARY_WORDS - 1)];
-		if (c)
-			break;
-		m->sw++;
-	}
-	if (!c)
-		return 1;
-	w = (m->sw & (SL_SUMMARY_WORDS - 1)) * 64 + sl_ctz64(c);
-	m->cand[m->sw & (SL_SUMMARY_WORDS - 1)] = c & (c - 1);
-	/* The compiler drops a bound it can prove; the verifier needs to see one. */
-	asm volatile("%0 &= %1" : "+r"(w) : "i"(SL_MAX_WORDS - 1));
-	x = m->bm[0]->w[w] & m->bm[1]->w[w] & m->bm[2]->w[w] & m->bm[3]->w[w] & m->bm[4]->w[w];
-	for (int k = 0; k < 64 && x; k++) {
-		__u32 idx = w * 64 + sl_ctz64(x);
-		struct sl_rule *r = bpf_map_lookup_elem(m->rules, &idx);
-
-		if (!r)
-			return 1;
-		sl_count_rule(r, m->bytes);
-		if (r->action != SL_ACT_COUNT) {
-			m->match = (__s32)idx;
-			return 1;
+	if (!m->x) {
+		for (int i = 0; i < SL_SUMMARY_WORDS; i++) {
+			if (m->sw >= SL_SUMMARY_WORDS)
+				return 1;
+			c = m->cand[m->sw & (SL_SUMMARY_WORDS - 1)];
+			if (c)
+				break;
+			m->sw++;
 		}
-		x &= x - 1;
+		if (!c)
+			return 1;
+		w = (m->sw & (SL_SUMMARY_WORDS - 1)) * 64 + sl_ctz64(c);
+		m->cand[m->sw & (SL_SUMMARY_WORDS - 1)] = c & (c - 1);
+		/* The compiler drops a bound it can prove; the verifier needs to see one. */
+		asm volatile("%0 &= %1" : "+r"(w) : "i"(SL_MAX_WORDS - 1));
+		m->w = w;
+		m->x = m->bm[0]->w[w] & m->bm[1]->w[w] & m->bm[2]->w[w] & m->bm[3]->w[w] & m->bm[4]->w[w];
+		return 0;
+	}
+	idx = (m->w * 64 + sl_ctz64(m->x)) & (SL_MAX_RULES - 1);
+	m->x &= m->x - 1;
+	r = &m->rules->rule[idx];
+	sl_count_rule(r, m->bytes);
+	if (r->action != SL_ACT_COUNT) {
+		m->match = (__s32)idx;
+		return 1;
 	}
 	return 0;
 }
@@ -141,17 +147,13 @@ static __always_inline __u64 sl_eq64(__u64 x, __u64 y)
 	return ((d | (0 - d)) >> 63) ^ 1;
 }
 
-/* Class of a host-order IPv4 address in the interval table outer[slot]: 0 or -1. */
-static __always_inline int sl_addr_class4(void *outer, __u32 slot, __u32 a, __u32 *cls)
+/* Class of a host-order IPv4 address in interval table `table`: 0 or -1. */
+static __always_inline int sl_addr_class4(__u32 table, __u32 a, __u32 *cls)
 {
-	void *tbl = bpf_map_lookup_elem(outer, &slot);
-	struct sl_ivl4 *iv;
-	__u32 zero = 0, x = a >> 16;
+	struct sl_ivl4 *iv = bpf_map_lookup_elem(&sl_ivl4, &table);
+	__u32 x = a >> 16;
 	__u64 base, n;
 
-	if (!tbl)
-		return -1;
-	iv = bpf_map_lookup_elem(tbl, &zero);
 	if (!iv)
 		return -1;
 	/* Last k in [top[x], top[x + 1]] with start[k] <= a; start[top[x]] <= a by construction. */
@@ -170,16 +172,11 @@ static __always_inline int sl_addr_class4(void *outer, __u32 slot, __u32 a, __u3
 }
 
 /* The same for IPv6, whose address is (high, low) 64-bit halves, over the whole table. */
-static __always_inline int sl_addr_class6(void *outer, __u32 slot, __u64 ah, __u64 al, __u32 *cls)
+static __always_inline int sl_addr_class6(__u32 table, __u64 ah, __u64 al, __u32 *cls)
 {
-	void *tbl = bpf_map_lookup_elem(outer, &slot);
-	struct sl_ivl6 *iv;
-	__u32 zero = 0;
+	struct sl_ivl6 *iv = bpf_map_lookup_elem(&sl_ivl6, &table);
 	__u64 base = 0, n;
 
-	if (!tbl)
-		return -1;
-	iv = bpf_map_lookup_elem(tbl, &zero);
 	if (!iv)
 		return -1;
 	n = iv->n;
@@ -207,10 +204,10 @@ static __always_inline __s32 sl_classify(const struct sl_pkt *p, __u32 slot, con
 					 __u32 bytes, struct sl_rule **rule)
 {
 	struct sl_match_ctx m = { .bytes = bytes, .match = -1 };
-	__u32 cls[SL_FIELDS], key;
-	struct sl_port_classes *pc;
-	void *tbl, *bitmaps;
-	__u32 *l4;
+	__u32 cls[SL_FIELDS];
+	struct sl_port_table *pt;
+	struct sl_l4_table *lt;
+	void *bitmaps;
 	int err;
 
 	if (p->family == 4) {
@@ -218,46 +215,28 @@ static __always_inline __s32 sl_classify(const struct sl_pkt *p, __u32 slot, con
 
 		__builtin_memcpy(&s4, p->src, 4);
 		__builtin_memcpy(&d4, p->dst, 4);
-		err = sl_addr_class4(&sl_src4, slot, bpf_ntohl(s4), &cls[0]);
-		err |= sl_addr_class4(&sl_dst4, slot, bpf_ntohl(d4), &cls[1]);
+		err = sl_addr_class4(slot * 2, bpf_ntohl(s4), &cls[0]);
+		err |= sl_addr_class4(slot * 2 + 1, bpf_ntohl(d4), &cls[1]);
 	} else {
 		__u64 s6[2], d6[2];
 
 		__builtin_memcpy(s6, p->src, 16);
 		__builtin_memcpy(d6, p->dst, 16);
-		err = sl_addr_class6(&sl_src6, slot, bpf_be64_to_cpu(s6[0]), bpf_be64_to_cpu(s6[1]), &cls[0]);
-		err |= sl_addr_class6(&sl_dst6, slot, bpf_be64_to_cpu(d6[0]), bpf_be64_to_cpu(d6[1]), &cls[1]);
+		err = sl_addr_class6(slot * 2, bpf_be64_to_cpu(s6[0]), bpf_be64_to_cpu(s6[1]), &cls[0]);
+		err |= sl_addr_class6(slot * 2 + 1, bpf_be64_to_cpu(d6[0]), bpf_be64_to_cpu(d6[1]), &cls[1]);
 	}
 	if (err)
 		return -1;
 
-	tbl = bpf_map_lookup_elem(&sl_ports, &slot);
-	if (!tbl)
-		return -1;
-	key = p->sport;
-	pc = bpf_map_lookup_elem(tbl, &key);
-	if (!pc)
-		return -1;
-	cls[2] = pc->sport;
-	key = p->dport;
-	pc = bpf_map_lookup_elem(tbl, &key);
-	if (!pc)
-		return -1;
-	cls[3] = pc->dport;
-
-	tbl = bpf_map_lookup_elem(&sl_l4, &slot);
-	if (!tbl)
-		return -1;
-	key = ((__u32)p->proto << 8) | p->tcp_flags;
-	l4 = bpf_map_lookup_elem(tbl, &key);
-	if (!l4)
-		return -1;
-	cls[4] = *l4;
-
+	pt = bpf_map_lookup_elem(&sl_ports, &slot);
+	lt = bpf_map_lookup_elem(&sl_l4, &slot);
 	bitmaps = bpf_map_lookup_elem(&sl_bitmaps, &slot);
 	m.rules = bpf_map_lookup_elem(&sl_rules, &slot);
-	if (!bitmaps || !m.rules)
+	if (!pt || !lt || !bitmaps || !m.rules)
 		return -1;
+	cls[2] = pt->port[p->sport].sport;
+	cls[3] = pt->port[p->dport].dport;
+	cls[4] = lt->cls[((__u32)p->proto << 8) | p->tcp_flags];
 #pragma unroll
 	for (int i = 0; i < SL_FIELDS; i++) {
 		m.bm[i] = sl_bitmap_of(bitmaps, cls[i]);
@@ -271,13 +250,13 @@ static __always_inline __s32 sl_classify(const struct sl_pkt *p, __u32 slot, con
 			    m.bm[4]->summary[j];
 		any |= m.cand[j];
 	}
+	/* At most one step per word and one per rule. */
 	if (any)
-		bpf_loop(gi->n_words, sl_match_word, &m, 0);
+		bpf_loop(gi->n_words + gi->n_rules, sl_match_step, &m, 0);
 	if (m.match < 0)
 		return -1;
-	key = (__u32)m.match;
-	*rule = bpf_map_lookup_elem(m.rules, &key);
-	return *rule ? m.match : -1;
+	*rule = &m.rules->rule[m.match & (SL_MAX_RULES - 1)];
+	return m.match;
 }
 
 #endif

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * maps.h — the inspection program's maps. A policy generation is one inner map per
- * table below, held in slot 0 or 1 of each ARRAY_OF_MAPS; sl_ctl names the live slot.
- * The agent fills every table of the idle slot, then flips sl_ctl.slot with one 4-byte
- * map update: a packet reads the slot once and sees one whole generation.
+ * maps.h — the inspection program's maps.
  *
- * Inner-map templates must match what agent/datapath.c creates (type, key and value
- * sizes, flags, and max_entries unless BPF_F_INNER_MAP is set). Inner templates give
- * sizes rather than types: clang emits only forward declarations for types that
- * appear nowhere but in an inner template, and libbpf cannot size those.
+ * A policy generation lives in one of two slots. The fixed-size tables (address
+ * intervals, ports, protocol classes, rules) are plain arrays holding both slots side by
+ * side, which the agent writes through mmap; the rule bitmaps, whose size follows the
+ * policy, are an inner map per slot in an ARRAY_OF_MAPS. sl_ctl names the live slot: the
+ * agent fills the idle slot, then flips sl_ctl.slot with one 4-byte update, so a packet
+ * reads the slot once and sees one whole generation. Before it writes a slot again, the
+ * agent waits for an RCU grace period (an ARRAY_OF_MAPS update does that), so no packet
+ * that started under the old generation can still be reading it.
  */
 #ifndef SLUICE_BPF_MAPS_H
 #define SLUICE_BPF_MAPS_H
@@ -18,42 +19,53 @@
 
 #include "sluice_abi.h"
 
-/* Address intervals -> class ids (one entry holding the whole table). */
-struct sl_ivl4_map {
+/* Address intervals -> class ids; entry slot * 2 + 0 is the source table, + 1 the destination. */
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, SL_GEN_SLOTS * 2);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct sl_ivl4));
-};
+	__type(key, __u32);
+	__type(value, struct sl_ivl4);
+} sl_ivl4 SEC(".maps");
 
-struct sl_ivl6_map {
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, SL_GEN_SLOTS * 2);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct sl_ivl6));
-};
+	__type(key, __u32);
+	__type(value, struct sl_ivl6);
+} sl_ivl6 SEC(".maps");
 
-/* Port -> classes of that port as source and as destination. */
-struct sl_ports_map {
+/* Port -> classes as source and destination, per slot. */
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_PORTS);
+	__uint(max_entries, SL_GEN_SLOTS);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct sl_port_classes));
-};
+	__type(key, __u32);
+	__type(value, struct sl_port_table);
+} sl_ports SEC(".maps");
 
-/* (IP protocol << 8 | TCP flags) -> class id. */
-struct sl_l4_map {
+/* (IP protocol << 8 | TCP flags) -> class, per slot. */
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_L4_KEYS);
+	__uint(max_entries, SL_GEN_SLOTS);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u32));
-};
+	__type(key, __u32);
+	__type(value, struct sl_l4_table);
+} sl_l4 SEC(".maps");
 
-/* Class id -> rule bitmap; sized per generation to its number of classes. */
+/* Rule index (priority order) -> what to do, per slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_GEN_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct sl_rule_table);
+} sl_rules SEC(".maps");
+
+/* Class id -> rule bitmap; sized per generation to its number of classes. Inner
+ * templates give sizes rather than types: clang emits only forward declarations for
+ * types that appear nowhere but in an inner template, and libbpf cannot size those. */
 struct sl_bitmaps_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -62,31 +74,12 @@ struct sl_bitmaps_map {
 	__uint(value_size, sizeof(struct sl_bitmap));
 };
 
-/* Rule index (priority order) -> what to do. */
-struct sl_rules_map {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_MAX_RULES);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct sl_rule));
-};
-
-#define SL_OUTER(name, inner)                                 \
-	struct {                                              \
-		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);      \
-		__uint(max_entries, SL_GEN_SLOTS);             \
-		__type(key, __u32);                            \
-		__array(values, struct inner);                 \
-	} name SEC(".maps")
-
-SL_OUTER(sl_src4, sl_ivl4_map);      /* source IPv4 intervals */
-SL_OUTER(sl_dst4, sl_ivl4_map);      /* destination IPv4 intervals */
-SL_OUTER(sl_src6, sl_ivl6_map);      /* source IPv6 intervals */
-SL_OUTER(sl_dst6, sl_ivl6_map);      /* destination IPv6 intervals */
-SL_OUTER(sl_ports, sl_ports_map);    /* port classes */
-SL_OUTER(sl_l4, sl_l4_map);          /* protocol + TCP flag classes */
-SL_OUTER(sl_bitmaps, sl_bitmaps_map); /* class bitmaps */
-SL_OUTER(sl_rules, sl_rules_map);    /* rule actions */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SL_GEN_SLOTS);
+	__type(key, __u32);
+	__array(values, struct sl_bitmaps_map);
+} sl_bitmaps SEC(".maps");
 
 /* The generation switch: which slot is live. */
 struct {
@@ -175,5 +168,23 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sl_meta);
 } sl_meta SEC(".maps");
+
+/* Per-source packets, bytes, SYNs, SYN-ACKs and destination-port sketch since the agent
+ * last read them (it reads and deletes in batches); LRU, so a flood of sources evicts the
+ * quiet ones instead of failing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, SL_AGG_SOURCES);
+	__type(key, struct sl_agg_key);
+	__type(value, struct sl_agg);
+} sl_agg_src SEC(".maps");
+
+/* The same summed over every source, never evicted (the agent diffs successive reads). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_agg);
+} sl_agg_total SEC(".maps");
 
 #endif
