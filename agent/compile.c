@@ -99,24 +99,29 @@ static int64_t intern(struct builder *b, const uint64_t *bm, uint64_t h)
 		return -E2BIG;
 	if (g->n_classes == b->cap_classes) {
 		uint32_t cap = b->cap_classes ? b->cap_classes * 2 : 64;
-		struct sl_bitmap *bms = realloc(g->bitmaps, (size_t)cap * sizeof(*bms));
-		uint64_t *hs;
+		uint64_t *bms = realloc(g->bitmaps, (size_t)cap * nw * sizeof(*bms));
+		uint64_t *sums, *hs;
 
 		if (!bms)
 			return -ENOMEM;
 		g->bitmaps = bms;
+		sums = realloc(g->summaries, (size_t)cap * SL_SUMMARY_WORDS * sizeof(*sums));
+		if (!sums)
+			return -ENOMEM;
+		g->summaries = sums;
 		hs = realloc(b->class_hash, (size_t)cap * sizeof(*hs));
 		if (!hs)
 			return -ENOMEM;
 		b->class_hash = hs;
 		b->cap_classes = cap;
 	}
-	struct sl_bitmap *dst = &g->bitmaps[g->n_classes];
-	memset(dst, 0, sizeof(*dst));
-	memcpy(dst->w, bm, nw * sizeof(uint64_t));
+	uint64_t *sum = g->summaries + (size_t)g->n_classes * SL_SUMMARY_WORDS;
+
+	memcpy(g->bitmaps + (size_t)g->n_classes * nw, bm, nw * sizeof(uint64_t));
+	memset(sum, 0, SL_SUMMARY_WORDS * sizeof(*sum));
 	for (uint32_t w = 0; w < nw; w++) {
 		if (bm[w])
-			dst->summary[w / 64] |= 1ULL << (w % 64);
+			sum[w / 64] |= 1ULL << (w % 64);
 	}
 	b->class_hash[g->n_classes] = h;
 	b->index[i] = g->n_classes;
@@ -752,6 +757,13 @@ cleanup:
 	return ret;
 }
 
+void compile__export_bitmap(const struct compile_gen *g, uint32_t cls, struct sl_bitmap *out)
+{
+	memcpy(out->summary, g->summaries + (size_t)cls * SL_SUMMARY_WORDS, sizeof(out->summary));
+	memcpy(out->w, compile__bitmap(g, cls), g->n_words * sizeof(uint64_t));
+	memset(out->w + g->n_words, 0, (SL_MAX_WORDS - g->n_words) * sizeof(uint64_t));
+}
+
 void compile__free(struct compile_gen *g)
 {
 	if (!g)
@@ -765,5 +777,6 @@ void compile__free(struct compile_gen *g)
 	free(g->ports);
 	free(g->l4);
 	free(g->bitmaps);
+	free(g->summaries);
 	free(g);
 }

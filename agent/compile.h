@@ -23,7 +23,8 @@ struct compile_gen {
 	struct sl_ivl6 *src6, *dst6;
 	struct sl_port_classes *ports; /* [SL_PORTS] */
 	uint32_t *l4;                  /* [SL_L4_KEYS] */
-	struct sl_bitmap *bitmaps;     /* [n_classes], summaries filled */
+	uint64_t *bitmaps;             /* [n_classes][n_words]: only the words in use */
+	uint64_t *summaries;           /* [n_classes][SL_SUMMARY_WORDS] (see struct sl_bitmap) */
 	uint32_t n_classes;
 };
 
@@ -42,7 +43,10 @@ void compile__free(struct compile_gen *g);
 /* The bitmap of class cls. */
 static inline const uint64_t *compile__bitmap(const struct compile_gen *g, uint32_t cls)
 {
-	return (const uint64_t *)g->bitmaps[cls].w;
+	return g->bitmaps + (size_t)cls * g->n_words;
 }
+
+/* Writes class cls in the datapath's layout (summary, then all SL_MAX_WORDS words). */
+void compile__export_bitmap(const struct compile_gen *g, uint32_t cls, struct sl_bitmap *out);
 
 #endif

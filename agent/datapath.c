@@ -902,7 +902,8 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 	write_table(dp, M_L4, slot, 0, g->l4);
 	memcpy(dp->tbl_mem[M_RULES] + elem_size(sizeof(struct sl_rule_table)) * slot, g->rules,
 	       g->n_rules * sizeof(*g->rules));
-	memcpy(dp->bm[slot].mem, g->bitmaps, (size_t)g->n_classes * sizeof(struct sl_bitmap));
+	for (uint32_t c = 0; c < g->n_classes; c++)
+		compile__export_bitmap(g, c, (struct sl_bitmap *)(dp->bm[slot].mem + c * elem_size(sizeof(struct sl_bitmap))));
 	if (install && bpf_map_update_elem(dp->map_fd[M_BITMAPS], &slot, &dp->bm[slot].fd, BPF_ANY)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot install the rule bitmaps: %s", strerror(-ret));
