@@ -36,6 +36,7 @@
 #include "compile.h"
 #include "datapath.h"
 #include "inspect.skel.h"
+#include "rewrite.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -91,6 +92,7 @@ struct dp_iface {
 struct dp {
 	char pin_dir[PATH_MAX];           /* empty: nothing pinned (tests) */
 	struct inspect *skel;             /* set when this agent loaded the program */
+	struct rw *rw;                    /* the routing rewrite, chained in sl_chain */
 	int map_fd[M_COUNT];
 	int prog_fd;
 	__u32 prog_id;
@@ -686,6 +688,12 @@ struct dp *dp__open(const struct dp_opts *opts)
 		load_slot_names(dp);
 		adopt_bitmaps(dp);
 	}
+	/* Chained before any interface is attached, so the first packet meets both programs. */
+	dp->rw = rw__open(&(struct rw_opts){ .pin_dir = dp->pin_dir, .chain_fd = dp->map_fd[M_CHAIN] });
+	if (!dp->rw) {
+		err = -errno;
+		goto fail;
+	}
 
 	for (size_t i = 0; i < dp->n_ifaces; i++) {
 		err = attach_iface(dp, &dp->ifaces[i], opts->mode);
@@ -716,6 +724,7 @@ void dp__close(struct dp *dp)
 	if (dp->prog_fd >= 0)
 		close(dp->prog_fd);
 	inspect__destroy(dp->skel);
+	rw__close(dp->rw);
 	if (dp->pinned_names)
 		munmap(dp->pinned_names, NAMES_BYTES);
 	for (int t = 0; t < N_TABLES; t++) {
@@ -752,6 +761,11 @@ uint32_t dp__rules_used(const struct dp *dp)
 int dp__prog_fd(const struct dp *dp)
 {
 	return dp->prog_fd;
+}
+
+struct rw *dp__rewrite(const struct dp *dp)
+{
+	return dp->rw;
 }
 
 /* ---- generations -------------------------------------------------------------------- */
@@ -868,6 +882,10 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ret)
 		goto cleanup;
+	/* Routes are checked now, so a bad one is refused before anything switches. */
+	ret = rw__prepare(dp->rw, p, err, errlen);
+	if (ret)
+		goto cleanup;
 	new_names = calloc(SL_MAX_RULES, sizeof(*new_names));
 	if (!new_names) {
 		ret = -ENOMEM;
@@ -945,6 +963,8 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 		dp->live_slots[i] = g->rules[i].counter;
 	pr_info("generation %llu live in slot %u: %u rules, %u classes", (unsigned long long)gi.generation, slot,
 		g->n_rules, g->n_classes);
+	/* Then the routes prepared above, with their own switch. */
+	ret = rw__commit(dp->rw, err, errlen);
 cleanup:
 	free(new_names);
 	compile__free(g);
@@ -1093,7 +1113,7 @@ int dp__fill_status(struct dp *dp, Sluice__V1__Status *st)
 		st->drop_reasons = dp->st_reason_ptrs;
 		st->n_drop_reasons = SL_STAT_MAX;
 	}
-	return 0;
+	return rw__fill_status(dp->rw, st);
 }
 
 /* ---- removal ---------------------------------------------------------------------- */
@@ -1102,7 +1122,7 @@ int dp__destroy_pins(const char *pin_dir)
 {
 	DIR *d = opendir(pin_dir);
 	struct dirent *e;
-	int err = 0;
+	int err = 0, rw_err;
 
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
@@ -1116,6 +1136,9 @@ int dp__destroy_pins(const char *pin_dir)
 			err = -errno;
 	}
 	closedir(d);
+	rw_err = rw__destroy_pins(pin_dir);
+	if (!err)
+		err = rw_err;
 	if (rmdir(pin_dir) && !err && errno != ENOENT)
 		err = -errno;
 	return err;

@@ -10,6 +10,10 @@
  * dp__apply() compiles a policy into a complete new generation of maps and switches
  * to it with one map update; on any error the old generation stays live.
  *
+ * The routing rewrite (agent/rewrite.h) comes with it: dp__open opens or adopts it and
+ * chains it after inspection, dp__apply applies the routes after the rules (checking them
+ * before either switches), dp__fill_status adds route counters.
+ *
  * With no pin directory and no interfaces, dp__open() only loads the program: tests and
  * benchmarks use that to run it on crafted packets.
  *
@@ -76,6 +80,10 @@ int dp__rule_counters(struct dp *dp, const char *name, struct sl_counter *out);
 /* The sampled-packet ring buffer (struct sl_sample records), for a consumer. */
 int dp__samples_fd(const struct dp *dp);
 
+/* The per-source aggregate maps (sl_agg_src, LRU per-CPU hash; sl_agg_total, per-CPU
+ * array; struct sl_agg in bpf/sluice_abi.h), for the detectors. 0. */
+int dp__aggregates_fds(const struct dp *dp, int *per_source, int *total);
+
 /* Name of the live rule using a counter slot (sl_sample.counter), or NULL. Not thread-safe
  * against dp__apply. */
 const char *dp__slot_name(const struct dp *dp, uint32_t slot);
@@ -85,6 +93,9 @@ int dp__stats(struct dp *dp, uint64_t out[]);
 
 /* The inspection program's fd (tests and benchmarks run it with BPF_PROG_TEST_RUN). */
 int dp__prog_fd(const struct dp *dp);
+
+/* The routing rewrite chained after inspection (agent/rewrite.h), for tests and benchmarks. */
+struct rw *dp__rewrite(const struct dp *dp);
 
 /* Detaches and removes every pin under pin_dir that sluice made. 0 or -errno. */
 int dp__destroy_pins(const char *pin_dir);

@@ -3,13 +3,17 @@
  * main.c — sluice-agent: the command line (DESIGN.md §9), its checks, and the startup
  * order that keeps the datapath from ever running without policy:
  *
- *   1. options and environment checked (exit 2 usage, 1 environment), state dir locked;
+ *   1. options (the configuration file, then the flags) and environment checked (exit 2
+ *      usage, 1 environment), state dir locked, metrics endpoint bound;
  *   2. dp__open: adopt what a previous agent pinned, or load and attach afresh;
  *   3. the last acknowledged policy from the state dir is applied before the controller
  *      is contacted — unless the datapath was adopted, in which case its pinned maps
  *      already hold that revision and it is not reloaded;
- *   4. the session runs (and the admin socket answers) until SIGTERM or SIGINT;
- *   5. dp__close, which leaves the programs attached: enforcement outlives the agent.
+ *   4. capabilities the running agent does not use are dropped (privs.h);
+ *   5. the session runs (and the admin socket and metrics endpoint answer) until SIGTERM or
+ *      SIGINT; the service manager hears READY=1 when it starts (Type=notify); SIGHUP
+ *      reloads the TLS files for the next connection without touching stream or datapath;
+ *   6. dp__close, which leaves the programs attached: enforcement outlives the agent.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,9 +30,17 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "agent_metrics.h"
+#include "common/config_file.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_http.h"
+#include "common/notify.h"
+#include "common/options.h"
 #include "common/rpc.h"
 #include "datapath.h"
+#include "monitor.h"
+#include "privs.h"
 #include "session.h"
 #include "state.h"
 
@@ -39,6 +51,7 @@
 #define DEFAULT_PIN_ROOT "/sys/fs/bpf/sluice"
 #define DEFAULT_STATE_ROOT "/var/lib/sluice"
 #define ADMIN_SOCKET_NAME "admin.sock"
+#define DEFAULT_CONFIG "/etc/sluice/agent.yaml"
 
 #define EXIT_USAGE 2
 #define EXIT_ENV 1
@@ -59,30 +72,27 @@ enum opt_id {
 	OPT_ADMIN_SOCKET,
 	OPT_METRICS,
 	OPT_LOG_LEVEL,
+	OPT_CONFIG,
 };
 
-/* One table drives getopt_long and --help. */
-static const struct opt_def {
-	const char *name;
-	int id;
-	const char *arg; /* NULL: a flag */
-	const char *help;
-} opt_defs[] = {
-	{ "controller", OPT_CONTROLLER, "ADDR:PORT", "controller to connect to (required)" },
-	{ "node-id", OPT_NODE_ID, "NAME", "this node's name, [A-Za-z0-9._-] (required; with mTLS it must be the certificate CN)" },
-	{ "label", OPT_LABEL, "K=V", "a label the controller's selectors match; repeatable" },
-	{ "iface", OPT_IFACE, "IFNAME", "interface to inspect with XDP; repeatable, at least one" },
-	{ "xdp-mode", OPT_XDP_MODE, "MODE", "native, generic or auto (default: auto, native where the driver can)" },
-	{ "pin-dir", OPT_PIN_DIR, "DIR", "bpffs directory for pinned programs, links and maps (default: " DEFAULT_PIN_ROOT "/NODE)" },
-	{ "state-dir", OPT_STATE_DIR, "DIR", "where the last acknowledged policy is kept (default: " DEFAULT_STATE_ROOT "/NODE)" },
-	{ "tls-cert", OPT_TLS_CERT, "FILE", "this agent's certificate (PEM)" },
-	{ "tls-key", OPT_TLS_KEY, "FILE", "its private key (PEM)" },
-	{ "tls-ca", OPT_TLS_CA, "FILE", "CA that signed the controller's certificate (PEM)" },
-	{ "insecure", OPT_INSECURE, NULL, "plaintext, unauthenticated connection: local development only" },
-	{ "admin-socket", OPT_ADMIN_SOCKET, "PATH", "Unix socket answering \"status\" (default: STATE-DIR/" ADMIN_SOCKET_NAME ")" },
-	{ "metrics", OPT_METRICS, "ADDR:PORT", "serve metrics (not yet implemented)" },
-	{ "log-level", OPT_LOG_LEVEL, "LEVEL", "error, warn, info or debug (default: info)" },
-	{ "help", OPT_HELP, NULL, "show this help and exit" },
+/* One table drives getopt_long, --help and the configuration file's keys. */
+static const struct option_def opt_defs[] = {
+	{ "controller", OPT_CONTROLLER, "ADDR:PORT", "controller to connect to (required)", 0 },
+	{ "node-id", OPT_NODE_ID, "NAME", "this node's name, [A-Za-z0-9._-] (required; with mTLS it must be the certificate CN)", 0 },
+	{ "label", OPT_LABEL, "K=V", "a label the controller's selectors match; repeatable", OPTION_LIST | OPTION_MAP },
+	{ "iface", OPT_IFACE, "IFNAME", "interface to inspect with XDP; repeatable, at least one", OPTION_LIST },
+	{ "xdp-mode", OPT_XDP_MODE, "MODE", "native, generic or auto (default: auto, native where the driver can)", 0 },
+	{ "pin-dir", OPT_PIN_DIR, "DIR", "bpffs directory for pinned programs, links and maps (default: " DEFAULT_PIN_ROOT "/NODE)", OPTION_PATH },
+	{ "state-dir", OPT_STATE_DIR, "DIR", "where the last acknowledged policy is kept (default: " DEFAULT_STATE_ROOT "/NODE)", OPTION_PATH },
+	{ "tls-cert", OPT_TLS_CERT, "FILE", "this agent's certificate (PEM)", OPTION_PATH },
+	{ "tls-key", OPT_TLS_KEY, "FILE", "its private key (PEM)", OPTION_PATH },
+	{ "tls-ca", OPT_TLS_CA, "FILE", "CA that signed the controller's certificate (PEM)", OPTION_PATH },
+	{ "insecure", OPT_INSECURE, NULL, "plaintext, unauthenticated connection: local development only", 0 },
+	{ "admin-socket", OPT_ADMIN_SOCKET, "PATH", "Unix socket answering \"status\" (default: STATE-DIR/" ADMIN_SOCKET_NAME ")", OPTION_PATH },
+	{ "metrics", OPT_METRICS, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0 },
+	{ "log-level", OPT_LOG_LEVEL, "LEVEL", "error, warn, info or debug (default: info)", 0 },
+	{ "config", OPT_CONFIG, "FILE", "settings file, one key per option (default: " DEFAULT_CONFIG " when it exists); flags override it", OPTION_CLI },
+	{ "help", OPT_HELP, NULL, "show this help and exit", OPTION_CLI },
 };
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -103,9 +113,21 @@ struct config {
 	bool insecure;
 	const char *metrics;
 	enum log_level log_level;
+	const char *xdp_mode_arg;
+	const char *log_level_arg;
+	struct config_file *file;    /* the configuration file's values, NULL without one */
+	bool labels_from_file;       /* the labels and interfaces so far came from the file: */
+	bool ifaces_from_file;       /* a flag on the command line replaces them */
 };
 
 static atomic_bool stop_requested;
+static atomic_bool reload_requested;
+
+static void on_hangup(int sig)
+{
+	(void)sig;
+	atomic_store(&reload_requested, true);
+}
 
 static void on_signal(int sig)
 {
@@ -119,14 +141,9 @@ static void print_help(void)
 	       "Enforces the controller's policy with XDP on this node's interfaces, keeps the last\n"
 	       "acknowledged policy in force while the controller is away, and reports status.\n\n",
 	       PROG);
-	for (size_t i = 0; i < N_OPTS; i++) {
-		char left[40];
-
-		snprintf(left, sizeof(left), "--%s%s%s", opt_defs[i].name, opt_defs[i].arg ? " " : "",
-			 opt_defs[i].arg ? opt_defs[i].arg : "");
-		printf("  %-26s %s\n", left, opt_defs[i].help);
-	}
-	printf("\nGive either all three --tls-* flags or --insecure.\n"
+	options__help(stdout, opt_defs, N_OPTS);
+	printf("\nGive either all three --tls-* flags or --insecure. The configuration file (YAML) has one\n"
+	       "key per option, '_' for '-' (node_id: gw-1, iface: [eth0], label: {env: prod}).\n"
 	       "Exit status: 0 after SIGTERM/SIGINT (XDP programs stay attached), 1 when the\n"
 	       "environment is wrong (no BPF, missing interface, unwritable state dir), 2 on usage errors.\n");
 }
@@ -226,47 +243,104 @@ static int set_path(char *dst, size_t size, const char *opt, const char *arg)
 	return 0;
 }
 
-/* Parses and checks argv against the table. 0, EXIT_USAGE, or -1 after --help. */
+static void clear_labels(struct config *c)
+{
+	for (size_t i = 0; i < c->n_labels; i++)
+		free(c->label_mem[i]);
+	c->n_labels = 0;
+}
+
+/*
+ * Applies one setting, from a flag or from the configuration file (in_file). A label or
+ * an interface given as a flag replaces those the file gave, rather than adding to them.
+ * 0, or -errno after saying what is wrong.
+ */
+static int set_opt(void *ctx, int id, const char *val, bool in_file)
+{
+	struct config *c = ctx;
+
+	switch (id) {
+	case OPT_CONTROLLER: c->controller = val; return 0;
+	case OPT_NODE_ID: c->node_id = val; return 0;
+	case OPT_LABEL:
+		if (!in_file && c->labels_from_file)
+			clear_labels(c);
+		c->labels_from_file = in_file;
+		return add_label(c, val);
+	case OPT_IFACE:
+		if (!in_file && c->ifaces_from_file)
+			c->n_ifaces = 0;
+		c->ifaces_from_file = in_file;
+		return add_iface(c, val);
+	case OPT_XDP_MODE: c->xdp_mode_arg = val; return 0;
+	case OPT_PIN_DIR: return set_path(c->pin_dir, sizeof(c->pin_dir), "pin-dir", val);
+	case OPT_STATE_DIR: return set_path(c->state_dir, sizeof(c->state_dir), "state-dir", val);
+	case OPT_TLS_CERT: c->tls.cert_file = val; return 0;
+	case OPT_TLS_KEY: c->tls.key_file = val; return 0;
+	case OPT_TLS_CA: c->tls.ca_file = val; return 0;
+	case OPT_INSECURE: c->insecure = true; return 0;
+	case OPT_ADMIN_SOCKET: return set_path(c->admin_socket, sizeof(c->admin_socket), "admin-socket", val);
+	case OPT_METRICS: c->metrics = val; return 0;
+	case OPT_LOG_LEVEL: c->log_level_arg = val; return 0;
+	default: return 0; /* --config: read before the flags */
+	}
+}
+
+/* Reads the configuration file into c. 0, EXIT_USAGE (bad content) or EXIT_ENV (unreadable). */
+static int load_file(struct config *c, const char *path, bool required)
+{
+	char err[1024];
+	int ret;
+
+	ret = config_file__load(path, required, &c->file, err, sizeof(err));
+	if (ret) {
+		pr_err("%s%s", err, required ? "" : " (fix it, or give another with --config FILE)");
+		return ret == -EINVAL ? EXIT_USAGE : EXIT_ENV;
+	}
+	ret = options__apply_file(c->file, opt_defs, N_OPTS, set_opt, c);
+	return ret == -ENOMEM ? EXIT_ENV : ret ? EXIT_USAGE : 0;
+}
+
+/*
+ * Parses and checks the configuration file and argv against the table: the file first
+ * (--config FILE, or DEFAULT_CONFIG when it exists), then the flags over it.
+ * 0, EXIT_USAGE, EXIT_ENV, or -1 after --help.
+ */
 static int parse_args(int argc, char **argv, struct config *c)
 {
 	struct option longopts[N_OPTS + 1];
-	const char *xdp_mode = "auto", *log_level = "info";
+	const char *xdp_mode, *log_level, *config = DEFAULT_CONFIG;
+	bool config_given = false;
 	int opt, err = 0;
 
-	memset(longopts, 0, sizeof(longopts));
-	for (size_t i = 0; i < N_OPTS; i++) {
-		longopts[i].name = opt_defs[i].name;
-		longopts[i].has_arg = opt_defs[i].arg ? required_argument : no_argument;
-		longopts[i].val = opt_defs[i].id;
-	}
+	options__longopts(opt_defs, N_OPTS, longopts);
+	/* First pass: only --help and --config, so the file is read before the flags. */
 	opterr = 0;
-	while (!err && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case OPT_HELP:
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (opt == OPT_HELP) {
 			print_help();
 			return -1;
-		case OPT_CONTROLLER: c->controller = optarg; break;
-		case OPT_NODE_ID: c->node_id = optarg; break;
-		case OPT_LABEL: err = add_label(c, optarg); break;
-		case OPT_IFACE: err = add_iface(c, optarg); break;
-		case OPT_XDP_MODE: xdp_mode = optarg; break;
-		case OPT_PIN_DIR: err = set_path(c->pin_dir, sizeof(c->pin_dir), "pin-dir", optarg); break;
-		case OPT_STATE_DIR: err = set_path(c->state_dir, sizeof(c->state_dir), "state-dir", optarg); break;
-		case OPT_TLS_CERT: c->tls.cert_file = optarg; break;
-		case OPT_TLS_KEY: c->tls.key_file = optarg; break;
-		case OPT_TLS_CA: c->tls.ca_file = optarg; break;
-		case OPT_INSECURE: c->insecure = true; break;
-		case OPT_ADMIN_SOCKET:
-			err = set_path(c->admin_socket, sizeof(c->admin_socket), "admin-socket", optarg);
-			break;
-		case OPT_METRICS: c->metrics = optarg; break;
-		case OPT_LOG_LEVEL: log_level = optarg; break;
+		}
+		if (opt == OPT_CONFIG) {
+			config = optarg;
+			config_given = true;
+		}
+	}
+	err = load_file(c, config, config_given);
+	if (err)
+		return err;
+
+	optind = 0; /* glibc: start over */
+	while (!err && (opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
 		case ':':
 			pr_err("option '%s' needs a value (see --help)", argv[optind - 1]);
 			return EXIT_USAGE;
-		default:
+		case '?':
 			pr_err("unknown option '%s' (see --help)", argv[optind - 1]);
 			return EXIT_USAGE;
+		default:
+			err = set_opt(c, opt, optarg, false);
 		}
 	}
 	if (err)
@@ -276,6 +350,8 @@ static int parse_args(int argc, char **argv, struct config *c)
 		return EXIT_USAGE;
 	}
 
+	xdp_mode = c->xdp_mode_arg ? c->xdp_mode_arg : "auto";
+	log_level = c->log_level_arg ? c->log_level_arg : "info";
 	if (log__parse_level(log_level, &c->log_level)) {
 		pr_err("--log-level '%s': use error, warn, info or debug", log_level);
 		return EXIT_USAGE;
@@ -431,6 +507,21 @@ static const struct session_dp_ops dp_ops = {
 	.capacity = op_capacity,
 };
 
+/* The datapath is up: keep only the capabilities a running agent uses (privs.h). Before
+ * gRPC's threads and ours start, so they inherit the reduced sets. */
+static void drop_privileges(void)
+{
+	char why[256], names[128];
+	uint64_t kept;
+
+	if (privs__drop(&kept, why, sizeof(why))) {
+		pr_warn("privileges: %s; going on with the start-up capabilities", why);
+		return;
+	}
+	privs__names(kept, names, sizeof(names));
+	pr_info("privileges: kept %s; dropped every other capability", names[0] ? names : "none");
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;
@@ -442,6 +533,9 @@ static void install_signals(void)
 	sa.sa_flags = (int)SA_RESETHAND;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hangup;
+	sa.sa_flags = 0;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -453,7 +547,10 @@ int main(int argc, char **argv)
 	struct session *session = NULL;
 	struct admin *admin = NULL;
 	struct dp *dp = NULL;
-	char hash[STATE_HASH_MAX];
+	struct monitor *mon = NULL;
+	struct metrics *metrics = NULL;
+	struct metrics_http *mhttp = NULL;
+	char hash[STATE_HASH_MAX], msg[512];
 	uint64_t rev;
 	int lock_fd = -1, ret, err;
 	bool rpc_up = false;
@@ -472,10 +569,18 @@ int main(int argc, char **argv)
 		goto cleanup;
 	if (c.insecure)
 		pr_warn("INSECURE: --insecure: the controller connection is plaintext and unauthenticated; anyone on the path can read or push policy. Use --tls-cert/--tls-key/--tls-ca outside local development");
-	if (c.metrics)
-		pr_warn("--metrics %s: not yet implemented; no metrics are served", c.metrics);
 
 	ret = EXIT_ENV;
+	/* Bound before the datapath is touched, so a bad address changes nothing; it serves
+	 * the agent's families once the session exists. */
+	if (c.metrics) {
+		metrics = metrics__new();
+		mhttp = metrics ? metrics_http__start(metrics, c.metrics, msg, sizeof(msg)) : NULL;
+		if (!mhttp) {
+			pr_err("%s", metrics ? msg : "--metrics: out of memory");
+			goto cleanup;
+		}
+	}
 	memset(&dpo, 0, sizeof(dpo));
 	dpo.pin_dir = c.pin_dir;
 	dpo.ifaces = c.ifaces;
@@ -485,7 +590,13 @@ int main(int argc, char **argv)
 	if (!dp)
 		goto cleanup; /* dp__open said what is wrong */
 	state__restore(c.state_dir, dp__adopted(dp), op_apply, dp, &rev, hash);
+	mon = monitor__new(&(struct monitor_opts){ .dp = dp, .state_dir = c.state_dir });
+	if (!mon) {
+		pr_err("cannot set up the monitor: %s", strerror(errno));
+		goto cleanup;
+	}
 
+	drop_privileges();
 	rpc__init();
 	rpc_up = true;
 	memset(&so, 0, sizeof(so));
@@ -501,31 +612,50 @@ int main(int argc, char **argv)
 	so.dp_ctx = dp;
 	so.applied_revision = rev;
 	so.applied_hash = hash;
+	so.reload_tls = &reload_requested;
+	monitor__session_opts(mon, &so); /* applies go through the monitor's mitigations */
 	session = session__new(&so);
 	if (!session) {
 		pr_err("cannot start the session: %s", strerror(errno));
 		goto cleanup;
 	}
+	monitor__start(mon, session); /* without it only inspection in user space is missing */
 	admin = admin__start(c.admin_socket, session);
 	if (!admin)
 		pr_warn("--admin-socket %s: %s; status is not served locally", c.admin_socket, strerror(errno));
+	if (metrics) {
+		err = agent_metrics__register(metrics, session);
+		if (err) {
+			pr_err("--metrics %s: %s", c.metrics, strerror(-err));
+			goto cleanup;
+		}
+		pr_info("metrics at http://%s/metrics", c.metrics);
+	}
 
 	pr_info("node %s enforcing on %zu interface%s, revision %llu live; connecting to %s", c.node_id,
 		c.n_ifaces, c.n_ifaces == 1 ? "" : "s", (unsigned long long)rev, c.controller);
+	/* Ready: the datapath enforces the last acknowledged policy, whatever the controller does. */
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=enforcing revision %llu; controller %s", (unsigned long long)rev,
+		 c.controller);
+	notify__send(msg);
 	err = session__run(session, &stop_requested);
+	notify__send("STOPPING=1");
 	ret = err ? EXIT_ENV : 0;
 	if (!err)
 		pr_info("stopping; the XDP programs stay attached and keep enforcing the live policy");
 
 cleanup:
+	metrics_http__stop(mhttp); /* first: its collector reads the session */
 	admin__stop(admin);
+	monitor__free(mon); /* before the session: it applies mitigations through it */
 	session__free(session);
+	metrics__free(metrics);
 	dp__close(dp);
 	if (rpc_up)
 		rpc__shutdown();
 	if (lock_fd >= 0)
 		close(lock_fd);
-	for (size_t i = 0; i < c.n_labels; i++)
-		free(c.label_mem[i]);
+	clear_labels(&c);
+	config_file__free(c.file);
 	return ret;
 }

@@ -15,14 +15,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cert.h"
 #include "common/log.h"
 #include "common/policy.h"
+#include "outbox.h"
 #include "session.h"
 #include "state.h"
 
 #define POLL_MS 1000            /* longest wait in __next: bounds how late a stop is noticed */
 #define SLEEP_SLICE_MS 100      /* backoff sleeps in slices to notice a stop */
 #define ERR_MAX 512
+#define OUTBOX_POLL_MS 200      /* with an outbox, its messages wait at most about this long */
+#define OUTBOX_BATCH 64         /* outbox messages sent per loop */
+#define CERT_CHECK_MS (3600 * 1000) /* how often a running agent looks at its certificate's expiry */
 
 /* What this agent can do, announced in Hello. */
 static const char *const capabilities[] = { "inspect" };
@@ -34,6 +39,7 @@ struct session {
 	bool warned;                  /* the current outage was already logged at warn */
 	bool ever_up;
 	bool first_attempt_done;
+	uint64_t cert_checked_ms;     /* when the certificate's expiry was last looked at */
 
 	pthread_mutex_t lock;         /* guards the fields below and every call into o.dp */
 	uint64_t live_rev;
@@ -41,6 +47,8 @@ struct session {
 	char last_error[ERR_MAX + 64]; /* "revision N: " + a reason */
 	bool connected;
 	uint64_t connected_since;
+	uint64_t reconnects;          /* streams that came up after an earlier one had */
+	int64_t cert_not_after;       /* the client certificate's expiry (unix s); 0: no TLS */
 };
 
 /* ---- small helpers -------------------------------------------------------------- */
@@ -115,6 +123,54 @@ static void set_connected(struct session *s, bool up)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* ---- the client certificate ------------------------------------------------------ */
+
+/*
+ * Reads the TLS files (all three, checked together), notes the certificate's expiry for
+ * Hello and Status and warns when it is near. what says why ("start", "reload"). 0 or
+ * -errno (logged); on error the expiry last read stays.
+ */
+static int check_tls(struct session *s, const char *what)
+{
+	const struct rpc_tls *t = s->o.tls;
+	struct cert_info ci;
+	char why[1024], label[320];
+	int err;
+
+	s->cert_checked_ms = now_ms();
+	if (!t)
+		return 0;
+	err = cert__check_files(t->cert_file, t->key_file, t->ca_file, &ci, why, sizeof(why));
+	if (err) {
+		pr_err("TLS %s: %s", what, why);
+		return err;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->cert_not_after = ci.not_after;
+	pthread_mutex_unlock(&s->lock);
+	snprintf(label, sizeof(label), "this agent's certificate '%s' (CN=%s)", t->cert_file, ci.cn);
+	cert__warn_expiry(label, ci.not_after, (int64_t)time(NULL));
+	if (strcmp(ci.cn, s->o.node_id) != 0)
+		pr_warn("TLS %s: certificate '%s' is for '%s', not this node ('%s'): the controller will refuse the stream",
+			what, t->cert_file, ci.cn, s->o.node_id);
+	return 0;
+}
+
+/* A reload asked for, or the hourly look at the expiry: between messages, on the
+ * session's thread. The stream is not touched. */
+static void tls_tick(struct session *s)
+{
+	if (s->o.reload_tls && atomic_exchange(s->o.reload_tls, false)) {
+		if (!s->o.tls)
+			pr_info("reload: no TLS files under --insecure");
+		else if (check_tls(s, "reload") == 0)
+			pr_info("reloaded the TLS files: new connections use them, the stream that is up stays");
+		return;
+	}
+	if (s->o.tls && now_ms() - s->cert_checked_ms >= CERT_CHECK_MS)
+		check_tls(s, "check");
+}
+
 /* ---- messages the agent sends ----------------------------------------------------- */
 
 static int send_hello(struct session *s, struct rpc_client_stream *cs)
@@ -154,6 +210,7 @@ static int send_hello(struct session *s, struct rpc_client_stream *cs)
 	h.applied_revision = s->live_rev;
 	memcpy(hash, s->live_hash, sizeof(hash));
 	h.rule_capacity = s->o.dp->capacity(s->o.dp_ctx);
+	h.cert_not_after_unix = s->cert_not_after;
 	pthread_mutex_unlock(&s->lock);
 	h.applied_hash = hash;
 
@@ -178,6 +235,7 @@ static int build_status_locked(struct session *s, Sluice__V1__Status *st)
 	st->applied_hash = s->live_hash;
 	st->last_error = s->last_error;
 	st->unix_time = (uint64_t)time(NULL);
+	st->cert_not_after_unix = s->cert_not_after;
 	return err;
 }
 
@@ -344,9 +402,26 @@ static void handle_message(struct session *s, struct rpc_client_stream *cs, cons
 	}
 	if (cm->msg_case == SLUICE__V1__CONTROLLER_MESSAGE__MSG_UPDATE && cm->update)
 		handle_update(s, cs, cm->update);
+	else if (s->o.on_message)
+		s->o.on_message(s->o.msg_ctx, cm);
 	else
 		pr_debug("ignoring controller message of kind %d", (int)cm->msg_case);
 	sluice__v1__controller_message__free_unpacked(cm, NULL);
+}
+
+/* Sends what the monitor queued; what the stream refuses goes back to the outbox. */
+static void send_outbox(struct session *s, struct rpc_client_stream *cs)
+{
+	struct rpc_buf msgs[OUTBOX_BATCH];
+	size_t n = outbox__take(s->o.outbox, msgs, OUTBOX_BATCH), i;
+
+	for (i = 0; i < n; i++) {
+		if (rpc_client_stream__send(cs, msgs[i].data, msgs[i].len) != 0)
+			break;
+		free(msgs[i].data);
+	}
+	if (i < n)
+		outbox__unget(s->o.outbox, msgs + i, n - i);
 }
 
 /* ---- the stream ------------------------------------------------------------------ */
@@ -361,6 +436,11 @@ static void mark_up(struct session *s)
 		pr_info("%s to controller %s", s->ever_up ? "reconnected" : "connected", s->o.controller);
 	s->failures = 0;
 	s->warned = false;
+	if (s->ever_up) {
+		pthread_mutex_lock(&s->lock);
+		s->reconnects++;
+		pthread_mutex_unlock(&s->lock);
+	}
 	s->ever_up = true;
 	set_connected(s, true);
 }
@@ -407,6 +487,7 @@ static int run_stream(struct session *s, const atomic_bool *stop, bool *was_up, 
 		uint64_t now = now_ms();
 		int timeout = POLL_MS;
 
+		tls_tick(s);
 		if (!*was_up && now - opened >= (uint64_t)s->o.healthy_ms) {
 			mark_up(s);
 			*was_up = true;
@@ -417,6 +498,12 @@ static int run_stream(struct session *s, const atomic_bool *stop, bool *was_up, 
 		}
 		if (next_status - now < (uint64_t)timeout)
 			timeout = (int)(next_status - now);
+		if (s->o.outbox) {
+			if (*was_up)
+				send_outbox(s, cs);
+			if (timeout > OUTBOX_POLL_MS)
+				timeout = OUTBOX_POLL_MS;
+		}
 
 		ev = rpc_client_stream__next(cs, timeout, &msg, st);
 		if (ev == RPC_EV_CLOSED)
@@ -457,6 +544,7 @@ int session__run(struct session *s, const atomic_bool *stop)
 	while (!atomic_load(stop)) {
 		uint32_t delay, cap;
 
+		tls_tick(s);
 		err = run_stream(s, stop, &was_up, &st);
 		if (err)
 			return err;
@@ -520,6 +608,7 @@ struct session *session__new(const struct session_opts *opts)
 	if (getrandom(&s->rng, sizeof(s->rng), GRND_NONBLOCK) != sizeof(s->rng) || s->rng == 0)
 		s->rng = (now_ms() << 16) ^ (uint64_t)getpid() ^ 0x9E3779B97F4A7C15ULL;
 	pthread_mutex_init(&s->lock, NULL);
+	check_tls(s, "start");
 	return s;
 }
 
@@ -529,6 +618,18 @@ void session__free(struct session *s)
 		return;
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+int session__with_dp(struct session *s, int (*fn)(void *dp_ctx, void *arg), void *arg)
+{
+	int err;
+
+	if (!s || !fn)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	err = fn(s->o.dp_ctx, arg);
+	pthread_mutex_unlock(&s->lock);
+	return err;
 }
 
 int session__with_status(struct session *s,
@@ -549,6 +650,7 @@ int session__with_status(struct session *s,
 	info.controller = s->o.controller;
 	info.connected = s->connected;
 	info.connected_since = s->connected_since;
+	info.reconnects = s->reconnects;
 	err = fn(&st, &info, arg);
 	pthread_mutex_unlock(&s->lock);
 	return err;

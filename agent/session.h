@@ -7,6 +7,10 @@
  * and reconnects with capped, fully jittered exponential backoff when the stream ends.
  * An update whose revision and hash are already live is acknowledged without touching
  * the datapath. A policy is persisted to the state directory only after it applied.
+ * With TLS, Hello and Status carry the client certificate's expiry, and a certificate
+ * that expires within CERT_WARN_DAYS is warned about at start, on reload and hourly;
+ * every connection attempt reads the TLS files afresh (a renewed certificate is used
+ * from the next reconnect on, without restarting the agent).
  *
  * The datapath is reached only through struct session_dp_ops, so the session runs in
  * tests against a fake datapath and a fake controller. The live revision, hash and
@@ -26,6 +30,8 @@
 #include "sluice/v1/policy.pb-c.h"
 
 #define SESSION_METHOD "/sluice.v1.AgentService/Connect"
+
+struct outbox;
 
 /* What the session needs from the datapath. Calls are serialized by the session. */
 struct session_dp_ops {
@@ -63,6 +69,16 @@ struct session_opts {
 	int backoff_cap_ms;                  /* 0: 10000 */
 	int healthy_ms;                      /* a stream open this long (or that delivered a
 					      * message) counts as up and resets the backoff; 0: 3000 */
+	struct outbox *outbox;               /* monitor reports to send while the stream is up;
+					      * NULL: none (agent/outbox.h) */
+	/* Controller messages other than PolicyUpdate (e.g. Baselines), on the session's
+	 * thread without the session lock; NULL: ignored. */
+	void (*on_message)(void *ctx, const Sluice__V1__ControllerMessage *m);
+	void *msg_ctx;
+	/* Set (by a SIGHUP handler) to have the session reload its TLS files: it checks them,
+	 * reports the certificate's new expiry in its next Status, and uses them from the next
+	 * connection on; the stream that is up stays up. The session clears it. NULL: never. */
+	atomic_bool *reload_tls;
 };
 
 struct session;
@@ -86,6 +102,7 @@ struct session_info {
 	const char *controller;
 	bool connected;            /* the stream is up (see healthy_ms) */
 	uint64_t connected_since;  /* unix time of the last change of `connected` */
+	uint64_t reconnects;       /* streams that came up after an earlier one had */
 };
 
 /*
@@ -97,6 +114,14 @@ struct session_info {
 int session__with_status(struct session *s,
 			 int (*fn)(const Sluice__V1__Status *st, const struct session_info *info, void *arg),
 			 void *arg);
+
+/*
+ * Runs fn(dp_ctx, arg) holding the session lock, so it is serialized with every call the
+ * session makes into the datapath (an apply, a status fill). For a caller on another
+ * thread that must change the datapath (the monitor's temporary mitigation rules).
+ * Returns fn's result. Thread-safe.
+ */
+int session__with_dp(struct session *s, int (*fn)(void *dp_ctx, void *arg), void *arg);
 
 /*
  * Reconnect backoff, pure so it can be tested: the delay before retry `attempt`

@@ -44,13 +44,13 @@ int sl_inspect(struct xdp_md *ctx)
 	gi = bpf_map_lookup_elem(&sl_gen, &slot);
 	if (!gi || gi->n_rules == 0) {
 		sl_stat(SL_STAT_NO_POLICY);
-		return XDP_PASS;
+		goto pass; /* no rules, but maybe routes */
 	}
 
 	reason = sl_parse(ctx, &p);
 	if (reason) {
 		sl_stat(reason);
-		return XDP_PASS;
+		goto pass;
 	}
 	if (p.stat)
 		sl_stat(p.stat);

@@ -15,7 +15,7 @@
 
 #include <linux/types.h>
 
-#define SL_ABI_VERSION 4
+#define SL_ABI_VERSION 5
 
 #ifndef SL_MAX_RULES
 #define SL_MAX_RULES 16384 /* rules per generation; a multiple of 64 */
@@ -156,13 +156,20 @@ struct sl_agg {
 	__u64 bytes;
 	__u64 syns;    /* TCP SYN without ACK */
 	__u64 synacks; /* TCP SYN with ACK */
+	__u64 rsts;    /* TCP RST */
 	__u64 ports[SL_AGG_PORT_WORDS];
 };
 
-/* The sketch bit of a destination port: a multiplicative hash to 9 bits. */
+/* The sketch bit of a destination port: a mixing hash to 9 bits, random-like even for
+ * consecutive ports (as a scan sends them), which linear counting assumes. */
 static inline __u32 sl_agg_port_bit(__u16 port)
 {
-	return ((__u32)port * 2654435761u) >> (32 - 9);
+	__u32 x = (__u32)port * 0x9E3779B1u;
+
+	x ^= x >> 15;
+	x *= 0x85EBCA77u;
+	x ^= x >> 13;
+	return x >> (32 - 9);
 }
 
 /* Per generation slot: how much of the bitmaps to read. */
@@ -213,5 +220,228 @@ struct sl_meta {
 	__u32 max_rules;
 	__u8 obj_hash[32]; /* sha256 of the BPF object the pinned program was loaded from */
 };
+
+/*
+ * ---- Routing rewrite (bpf/rewrite.bpf.c) ------------------------------------------------
+ *
+ * The rewrite program has maps and pins of its own, versioned by SL_RW_ABI_VERSION, so
+ * either program can be upgraded or replaced without touching the other's state.
+ *
+ * A route maps a frontend (VIP, protocol, port) to weighted backends. A new flow picks its
+ * backend in the route's Maglev table (SL_MAGLEV_SIZE entries, each a backend index, filled
+ * by the agent in proportion to the weights) at sl_maglev_index(sl_flow_hash(flow));
+ * conntrack remembers the choice, so the flow stays there when the table changes. Replies
+ * are found by the backend-side tuple and given the VIP back. Addresses and ports here are
+ * in network order, as on the wire.
+ */
+#define SL_RW_ABI_VERSION 1
+
+#ifndef SL_MAX_ROUTES
+#define SL_MAX_ROUTES 1024 /* routes per generation */
+#endif
+#ifndef SL_MAX_BACKENDS
+#define SL_MAX_BACKENDS 64 /* backends per route: a power of 2, <= 256 (Maglev entries are one byte) */
+#endif
+#ifndef SL_MAGLEV_SIZE
+#define SL_MAGLEV_SIZE 16381 /* Maglev table entries per route: a prime, >> SL_MAX_BACKENDS */
+#endif
+#ifndef SL_RW_BACKEND_SLOTS
+#define SL_RW_BACKEND_SLOTS 16384 /* backend counter slots: live plus draining backends */
+#endif
+#ifndef SL_CT_ENTRIES
+#define SL_CT_ENTRIES 262144 /* conntrack flows, and as many reverse entries (LRU) */
+#endif
+#ifndef SL_FLOW_CACHE
+#define SL_FLOW_CACHE 4096 /* per-CPU flow cache entries: a power of 2 */
+#endif
+#ifndef SL_CT_TCP_IDLE_S
+#define SL_CT_TCP_IDLE_S 3600 /* a TCP flow idle this long is new again */
+#endif
+#ifndef SL_CT_UDP_IDLE_S
+#define SL_CT_UDP_IDLE_S 120
+#endif
+#define SL_FC_TOUCH_NS 1000000000ull /* a cached flow refreshes its conntrack entries this often */
+#define SL_RW_TAG_LEN 32
+
+/* A flow as it is on the wire; IPv4 addresses in the first 4 bytes, the rest 0. Eight-byte
+ * aligned: it is hashed and compared as five 64-bit words. */
+struct sl_flow {
+	__u8 src[16];
+	__u8 dst[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family; /* 4 or 6 */
+	__u8 pad[2];
+} __attribute__((aligned(8)));
+
+/* What a translated flow's packets get: the destination (forward) or source (reply)
+ * address and port to write, and whose counters they go to. */
+struct sl_nat {
+	__u8 addr[16];
+	__be16 port;
+	__u16 pad;
+	__u32 backend; /* slot in sl_rw_counters */
+	__u64 seen_ns; /* coarse clock (bpf_ktime_get_coarse_ns) of the flow's last refresh */
+};
+
+/* Per-CPU flow cache entry: a conntrack (dir 0) or reverse (dir 1) entry, valid while
+ * epoch equals sl_rw_epoch (bumped whenever a flow's entry changes backend). */
+struct sl_fc_entry {
+	struct sl_flow key;
+	struct sl_nat nat;
+	__u64 epoch;
+	__u32 dir;
+	__u32 pad;
+};
+
+#define SL_FC_FWD 0
+#define SL_FC_REV 1
+
+struct sl_rw_backend {
+	__u8 addr[16];
+	__be16 port;
+	__u16 pad;
+	__u32 counter; /* slot in sl_rw_counters */
+};
+
+/* A route of one generation, by index. */
+struct sl_rw_route {
+	__u32 n_backends;
+	__u32 pad;
+	struct sl_rw_backend backend[SL_MAX_BACKENDS];
+};
+
+struct sl_rw_route_table {
+	struct sl_rw_route route[SL_MAX_ROUTES];
+};
+
+/* One route's Maglev table: backend indices. */
+struct sl_maglev_row {
+	__u8 backend[SL_MAGLEV_SIZE];
+};
+
+/* Frontend -> route index, for one generation slot. */
+struct sl_fe_key {
+	__u8 vip[16];
+	__be16 port;
+	__u8 proto;
+	__u8 family;
+	__u32 slot;
+};
+
+/*
+ * Which ports can start a lookup at all, per slot: fwd has frontend ports (of live routes,
+ * and of routes whose backends still drain), rev the ports of live and draining backends.
+ * Index 0 is TCP, 1 UDP; bit p % 64 of word p / 64 is port p (host order).
+ */
+struct sl_rw_filter {
+	__u64 fwd[2][1024];
+	__u64 rev[2][1024];
+};
+
+/* The rewrite generation switch: the live slot. */
+struct sl_rw_ctl {
+	__u32 slot;
+	__u32 pad;
+};
+
+struct sl_rw_gen_info {
+	__u32 n_routes;
+	__u32 pad;
+	__u64 generation;
+};
+
+/* Per backend counter slot, per CPU. */
+struct sl_rw_counter {
+	__u64 new_flows;
+	__u64 packets; /* client -> backend */
+	__u64 bytes;
+	__u64 reply_packets; /* backend -> client */
+	__u64 reply_bytes;
+};
+
+/* What a backend counter slot holds; only the agent reads and writes it (through mmap),
+ * so a restarted agent knows which backends drain and whose counters are whose. */
+struct sl_rw_backend_info {
+	char route[SL_NAME_LEN];
+	char tag[SL_RW_TAG_LEN];
+	__u8 addr[16];
+	__u8 vip[16];
+	__be16 port;
+	__be16 vport;
+	__u8 family;
+	__u8 proto;
+	__u8 state; /* enum sl_rw_backend_state */
+	__u8 pad;
+	__u32 weight;
+	__u32 pad2;
+	__u64 idle_since_ns; /* CLOCK_MONOTONIC when its counters last stood still (draining) */
+	__u64 last_packets;  /* packets + reply packets at the last look (draining) */
+};
+
+enum sl_rw_backend_state {
+	SL_RW_SLOT_FREE = 0,
+	SL_RW_SLOT_LIVE = 1,
+	SL_RW_SLOT_DRAINING = 2, /* removed: serves the flows it has, gets no new ones */
+};
+
+/* Rewrite counters by reason (slow paths only: the flow cache path counts per backend). */
+enum sl_rw_stat {
+	SL_RW_STAT_CT_HIT = 0,   /* translated from conntrack (flow cache miss) */
+	SL_RW_STAT_NEW_FLOW,     /* new flow: backend picked in the Maglev table */
+	SL_RW_STAT_REPLY,        /* reply translated from the reverse table (flow cache miss) */
+	SL_RW_STAT_REPICK,       /* a flow's entry changed backend (port reuse, timeout) */
+	SL_RW_STAT_FRAGMENT,     /* IP fragment to a frontend port: passed untranslated */
+	SL_RW_STAT_NO_ROUTE,     /* frontend port but no frontend: passed untranslated */
+	SL_RW_STAT_NO_TABLE,     /* a generation table missing (only a bug causes it) */
+	SL_RW_STAT_CT_FULL,      /* conntrack insert failed */
+	SL_RW_STAT_CSUM_LONG,    /* IPv6 UDP without a checksum, too long to sum: dropped */
+	SL_RW_STAT_FIB_REDIRECT, /* forwarded by bpf_fib_lookup + redirect */
+	SL_RW_STAT_MAX,
+};
+
+#define SL_RW_STAT_NAMES                                                                                   \
+	{ "rewrite_ct_hit", "rewrite_new_flow", "rewrite_reply", "rewrite_repick", "rewrite_fragment",      \
+	  "rewrite_no_route", "rewrite_no_table", "rewrite_ct_full", "rewrite_csum_long", "rewrite_fib_redirect" }
+
+/* Identity of the pinned rewrite program and maps, checked before adoption. */
+struct sl_rw_meta {
+	__u32 abi_version;
+	__u32 max_routes;
+	__u8 obj_hash[32];
+};
+
+/*
+ * The flow hash: picks the Maglev entry of a new flow and the flow cache entry. Plain
+ * arithmetic, so the agent and its tests compute exactly what the datapath does.
+ */
+static inline __u64 sl_flow_mix(__u64 h, __u64 w)
+{
+	h ^= w;
+	h *= 0x9E3779B97F4A7C15ULL;
+	return h ^ (h >> 29);
+}
+
+static inline __u32 sl_flow_hash(const struct sl_flow *f)
+{
+	__u64 w[5], h = 0x5ca1ab1e;
+
+	__builtin_memcpy(w, f, sizeof(w));
+	h = sl_flow_mix(h, w[0]);
+	h = sl_flow_mix(h, w[1]);
+	h = sl_flow_mix(h, w[2]);
+	h = sl_flow_mix(h, w[3]);
+	h = sl_flow_mix(h, w[4]);
+	h *= 0xD6E8FEB86659FD93ULL;
+	return (__u32)(h >> 32);
+}
+
+/* The Maglev entry of flow hash h: h scaled to [0, SL_MAGLEV_SIZE) by a multiply and a
+ * shift (no division, and a bound the verifier can see). */
+static inline __u32 sl_maglev_index(__u32 h)
+{
+	return (__u32)(((__u64)h * SL_MAGLEV_SIZE) >> 32);
+}
 
 #endif

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * cmd_describe.c — `sluicectl describe agent NODE` and `describe revision N`: one
- * object with everything known about it. -o json prints the agent object of render.h,
+ * object with everything known about it. -o json|yaml prints the agent object of render.h,
  * or the revision object with "policy" (the policy file's schema) added.
  */
 #include <time.h>
@@ -38,8 +38,8 @@ int cli_cmd__describe_agent(const struct cli_opts *o, FILE *out, FILE *err)
 		cli__error(err, "the controller answered without the agent '%s'; see its log", o->node);
 		goto cleanup;
 	}
-	if (o->output == CLI_OUT_JSON)
-		cli_render__json(cli_render__agent_json(resp->agent), out);
+	if (cli_render__structured(o))
+		cli_render__data(o, cli_render__agent_json(resp->agent), out);
 	else
 		cli_render__agent_describe(resp->agent, (int64_t)time(NULL), out);
 	rc = CLI_EXIT_OK;
@@ -57,7 +57,6 @@ int cli_cmd__describe_revision(const struct cli_opts *o, FILE *out, FILE *err)
 	struct cli_conn c = { 0 };
 	struct rpc_status st;
 	enum rpc_code code;
-	json_t *j;
 	int rc = CLI_EXIT_FAIL;
 
 	req.revision = o->revision;
@@ -74,11 +73,8 @@ int cli_cmd__describe_revision(const struct cli_opts *o, FILE *out, FILE *err)
 		cli_conn__report(&c, "describe revision", &st);
 		goto cleanup;
 	}
-	if (o->output == CLI_OUT_JSON) {
-		j = resp->info ? cli_render__revision_json(resp->info) : json_object();
-		if (j && resp->policy)
-			json_object_set_new(j, "policy", policy_json__from_policy(resp->policy));
-		cli_render__json(j, out);
+	if (cli_render__structured(o)) {
+		cli_render__data(o, cli_render__revision_doc(resp->info, resp->policy), out);
 	} else {
 		cli_render__revision_describe(resp->info, resp->policy, (int64_t)time(NULL), out);
 	}

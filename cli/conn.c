@@ -6,16 +6,21 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/conn.h"
+#include "common/cert.h"
 
-static const char *addr_hint(const struct cli_opts *o)
+static const char *addr_hint(const struct cli_opts *o, char *buf, size_t len)
 {
 	switch (o->controller_from) {
 	case CLI_ADDR_FLAG:
 		return "from --controller";
 	case CLI_ADDR_ENV:
 		return "from " CLI_ENV_CONTROLLER;
+	case CLI_ADDR_CONFIG:
+		snprintf(buf, len, "from %s", o->cfg.path);
+		return buf;
 	default:
 		return "the default";
 	}
@@ -26,13 +31,15 @@ void cli_conn__describe(const struct cli_opts *o, const char *what, const struct
 {
 	const char *msg = st && st->message[0] ? st->message : "no details";
 	enum rpc_code code = st ? st->code : RPC_UNKNOWN;
+	char from[CLI_PATH_MAX + 8];
 
 	switch (code) {
 	case RPC_UNAVAILABLE:
 		snprintf(buf, len,
-			 "%s: cannot reach the controller at %s (%s): %s; check that it runs there, or point sluicectl at it with --controller ADDR or %s=ADDR%s",
-			 what, o->controller, addr_hint(o), msg, CLI_ENV_CONTROLLER,
-			 o->insecure ? " (if it uses TLS, drop --insecure and give --tls-cert, --tls-key, --tls-ca)" : "");
+			 "%s: cannot reach the controller at %s (%s): %s; check that it runs there, or point sluicectl at it with --controller ADDR, %s=ADDR or 'controller: ADDR' in ~/.config/" CLI_CONFIG_REL "%s",
+			 what, o->controller, addr_hint(o, from, sizeof(from)), msg, CLI_ENV_CONTROLLER,
+			 o->insecure ? " (if it uses TLS, drop --insecure and give --tls-cert, --tls-key, --tls-ca)"
+				     : "; if it runs, it may have refused the TLS handshake: your certificate must be valid and from the controller's CA, and --tls-ca the CA of the controller's (see deploy/pki.sh show FILE)");
 		break;
 	case RPC_DEADLINE_EXCEEDED:
 		snprintf(buf, len,
@@ -46,7 +53,7 @@ void cli_conn__describe(const struct cli_opts *o, const char *what, const struct
 		break;
 	case RPC_PERMISSION_DENIED:
 		snprintf(buf, len,
-			 "%s: not allowed: %s; reading needs a certificate with O=sluice:viewer, changes need O=sluice:operator or O=sluice:admin",
+			 "%s: not allowed: %s; reading needs a certificate with O=sluice:viewer, changes need O=sluice:operator, removing agents needs O=sluice:admin",
 			 what, msg);
 		break;
 	case RPC_INVALID_ARGUMENT:
@@ -83,6 +90,29 @@ void cli_conn__report(const struct cli_conn *c, const char *what, const struct r
 	cli__error(c->err, "%s", buf);
 }
 
+/* Says so when our own certificate has expired or has less than CERT_WARN_DAYS left. */
+static void warn_expiry(const char *path, FILE *err)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct cert_info ci;
+	char why[512], when[32];
+	struct tm tm;
+	time_t t;
+
+	if (cert__read(path, &ci, why, sizeof(why)) || !cert__expires_soon(ci.not_after, now))
+		return;
+	t = (time_t)ci.not_after;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (ci.not_after <= now)
+		fprintf(err, "sluicectl: WARNING: your certificate '%s' (CN=%s) expired at %s: the controller will refuse it; ask for a new one (deploy/pki.sh operator)\n",
+			path, ci.cn, when);
+	else
+		fprintf(err, "sluicectl: WARNING: your certificate '%s' (CN=%s) expires at %s, in %lld day%s: ask for a new one (deploy/pki.sh operator)\n",
+			path, ci.cn, when, (long long)cert__days_left(ci.not_after, now),
+			cert__days_left(ci.not_after, now) == 1 ? "" : "s");
+}
+
 int cli_conn__open(struct cli_conn *c, const struct cli_opts *o, FILE *err)
 {
 	static bool warned;
@@ -97,6 +127,8 @@ int cli_conn__open(struct cli_conn *c, const struct cli_opts *o, FILE *err)
 			o->controller);
 		warned = true;
 	}
+	if (!o->insecure && o->tls_cert)
+		warn_expiry(o->tls_cert, err);
 	rpc__init();
 	c->ch = rpc_channel__new(o->controller, o->insecure ? NULL : &tls, NULL);
 	if (!c->ch) {
@@ -153,4 +185,19 @@ void cli_conn__close(struct cli_conn *c)
 	rpc_channel__free(c->ch);
 	c->ch = NULL;
 	rpc__shutdown();
+}
+
+enum rpc_code cli_conn__get_revision(struct cli_conn *c, uint64_t rev, const char *what,
+				     Sluice__V1__GetRevisionResponse **resp)
+{
+	Sluice__V1__GetRevisionRequest req = SLUICE__V1__GET_REVISION_REQUEST__INIT;
+	struct rpc_status st;
+	enum rpc_code code;
+
+	req.revision = rev;
+	code = cli_conn__call(c, CLI_METHOD("GetRevision"), &req.base, &sluice__v1__get_revision_response__descriptor,
+			      (ProtobufCMessage **)resp, &st);
+	if (code != RPC_OK && code != RPC_NOT_FOUND)
+		cli_conn__report(c, what, &st);
+	return code;
 }

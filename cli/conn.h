@@ -8,12 +8,14 @@
 #define SLUICE_CLI_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <protobuf-c/protobuf-c.h>
 
 #include "cli/cli.h"
 #include "common/rpc.h"
+#include "sluice/v1/control.pb-c.h"
 
 /* The full gRPC path of a ControlService method: CLI_METHOD("ListAgents"). */
 #define CLI_METHOD(name) "/sluice.v1.ControlService/" name
@@ -38,6 +40,14 @@ enum rpc_code cli_conn__call(struct cli_conn *c, const char *method, const Proto
 
 /* Accepts a connection never opened. */
 void cli_conn__close(struct cli_conn *c);
+
+/*
+ * GetRevision rev (0: the newest) into *resp. A revision that does not exist is not
+ * a failure: *resp is NULL and RPC_NOT_FOUND is returned. Other failures are reported
+ * on c->err (as what) and returned.
+ */
+enum rpc_code cli_conn__get_revision(struct cli_conn *c, uint64_t rev, const char *what,
+				     Sluice__V1__GetRevisionResponse **resp);
 
 /*
  * The message for a failed call: what failed (what, like "list agents"), why, and

@@ -7,9 +7,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/render.h"
 #include "cli/table.h"
+#include "common/cert.h"
 
 #define TIME_LEN 40
 
@@ -134,6 +136,11 @@ json_t *cli_render__agent_json(const Sluice__V1__AgentInfo *a)
 	}
 	if (!put(o, "status", a->status ? status_json(a->status) : json_null()))
 		goto fail;
+	/* Only once the agent reported it (TLS agents do, with every status). */
+	if (a->cert_not_after_unix &&
+	    (!put(o, "cert_not_after", time_json(a->cert_not_after_unix)) ||
+	     !put(o, "cert_expires_soon", json_boolean(cert__expires_soon(a->cert_not_after_unix, (int64_t)time(NULL))))))
+		goto fail;
 	return o;
 fail:
 	json_decref(o);
@@ -179,17 +186,20 @@ static void revision_text(uint64_t rev, char *buf, size_t len)
 		snprintf(buf, len, "%llu", (unsigned long long)rev);
 }
 
-void cli_render__agents_table(Sluice__V1__AgentInfo *const *a, size_t n, int64_t now, FILE *out)
+void cli_render__agents_table(Sluice__V1__AgentInfo *const *a, size_t n, int64_t now, bool wide, FILE *out)
 {
-	static const char *const hdr[] = { "NAME", "STATE", "REVISION", "APPLIED", "RULES", "LAST-SEEN", "AGE",
-					   "LABELS" };
-	struct cli_table *t = cli_table__new(8, hdr);
+	static const char *const hdr[] = { "NAME",    "STATE",  "REVISION",   "APPLIED",   "RULES", "LAST-SEEN",
+					   "AGE",     "LABELS", "VERSION",    "KERNEL",    "INTERFACES",
+					   "LAST-ERROR" };
+	size_t ncols = wide ? 12 : 8;
+	struct cli_table *t = cli_table__new(ncols, hdr);
 
 	if (!t)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		char want[24], have[24], rules[32], seen[16], age[16], labels[512];
-		const char *row[8];
+		char want[24], have[24], rules[32], seen[16], age[16], labels[512], ifs[256];
+		const char *row[12];
+		size_t off = 0;
 
 		revision_text(a[i]->desired_revision, want, sizeof(want));
 		revision_text(a[i]->applied_revision, have, sizeof(have));
@@ -200,6 +210,9 @@ void cli_render__agents_table(Sluice__V1__AgentInfo *const *a, size_t n, int64_t
 		cli_fmt__since(a[i]->last_seen_unix, now, seen, sizeof(seen));
 		cli_fmt__since(a[i]->state_since_unix, now, age, sizeof(age));
 		labels_text(a[i], labels, sizeof(labels), ",");
+		ifs[0] = '\0';
+		for (size_t k = 0; k < a[i]->n_interfaces && off < sizeof(ifs); k++)
+			off += (size_t)snprintf(ifs + off, sizeof(ifs) - off, "%s%s", k ? "," : "", a[i]->interfaces[k]);
 		row[0] = a[i]->node_id;
 		row[1] = cli_render__state_name(a[i]->state);
 		row[2] = want;
@@ -208,6 +221,10 @@ void cli_render__agents_table(Sluice__V1__AgentInfo *const *a, size_t n, int64_t
 		row[5] = seen;
 		row[6] = age;
 		row[7] = labels;
+		row[8] = a[i]->agent_version;
+		row[9] = a[i]->kernel;
+		row[10] = ifs;
+		row[11] = a[i]->last_error;
 		cli_table__add(t, row);
 	}
 	cli_table__print(t, out, NULL);
@@ -262,17 +279,17 @@ static void describe_status(const Sluice__V1__Status *s, int64_t now, FILE *out)
 	if (s->n_rules) {
 		static const char *const hdr[] = { "RULE", "PACKETS", "BYTES", "SAMPLED", "SAMPLES-LOST", "RATE-LIMITED" };
 		struct cli_table *t = cli_table__new(6, hdr);
-		char n3[24], n4[24], n5[24];
+		char n3[32], n4[32], n5[32];
 
 		fputc('\n', out);
 		for (size_t i = 0; t && i < s->n_rules; i++) {
 			const char *row[6] = { s->rules[i]->name, n1, n2, n3, n4, n5 };
 
-			snprintf(n1, sizeof(n1), "%llu", (unsigned long long)s->rules[i]->packets);
-			snprintf(n2, sizeof(n2), "%llu", (unsigned long long)s->rules[i]->bytes);
-			snprintf(n3, sizeof(n3), "%llu", (unsigned long long)s->rules[i]->samples);
-			snprintf(n4, sizeof(n4), "%llu", (unsigned long long)s->rules[i]->samples_lost);
-			snprintf(n5, sizeof(n5), "%llu", (unsigned long long)s->rules[i]->rate_limited);
+			cli_fmt__count(s->rules[i]->packets, n1, sizeof(n1));
+			cli_fmt__bytes(s->rules[i]->bytes, n2, sizeof(n2));
+			cli_fmt__count(s->rules[i]->samples, n3, sizeof(n3));
+			cli_fmt__count(s->rules[i]->samples_lost, n4, sizeof(n4));
+			cli_fmt__count(s->rules[i]->rate_limited, n5, sizeof(n5));
 			cli_table__add(t, row);
 		}
 		cli_table__print(t, out, "  ");
@@ -286,7 +303,7 @@ static void describe_status(const Sluice__V1__Status *s, int64_t now, FILE *out)
 		for (size_t i = 0; t && i < s->n_drop_reasons; i++) {
 			const char *row[2] = { s->drop_reasons[i]->key, n1 };
 
-			snprintf(n1, sizeof(n1), "%llu", (unsigned long long)s->drop_reasons[i]->value);
+			cli_fmt__count(s->drop_reasons[i]->value, n1, sizeof(n1));
 			cli_table__add(t, row);
 		}
 		cli_table__print(t, out, "  ");
@@ -316,6 +333,20 @@ void cli_render__agent_describe(const Sluice__V1__AgentInfo *a, int64_t now, FIL
 	for (size_t i = 0; i < a->n_interfaces; i++)
 		fprintf(out, "%s%s", i ? ", " : "", a->interfaces[i]);
 	fprintf(out, "%s\n", a->n_interfaces ? "" : "-");
+	if (a->cert_not_after_unix) {
+		int64_t days = cert__days_left(a->cert_not_after_unix, now);
+		char ts[TIME_LEN];
+
+		cli_fmt__time(a->cert_not_after_unix, ts, sizeof(ts));
+		if (a->cert_not_after_unix <= now)
+			fprintf(out, "Certificate:       EXPIRED at %s: the agent cannot reconnect; issue a new one (deploy/pki.sh agent %s) and send the agent SIGHUP\n",
+				ts, a->node_id);
+		else if (cert__expires_soon(a->cert_not_after_unix, now))
+			fprintf(out, "Certificate:       WARNING: expires %s (in %lldd, less than %d days): issue a new one (deploy/pki.sh agent %s) and send the agent SIGHUP\n",
+				ts, (long long)days, CERT_WARN_DAYS, a->node_id);
+		else
+			fprintf(out, "Certificate:       expires %s (in %lldd)\n", ts, (long long)days);
+	}
 	if (a->status)
 		describe_status(a->status, now, out);
 	else

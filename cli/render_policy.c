@@ -37,18 +37,23 @@ fail:
 	return NULL;
 }
 
-void cli_render__revisions_table(Sluice__V1__RevisionInfo *const *r, size_t n, int64_t now, FILE *out)
+void cli_render__revisions_table(Sluice__V1__RevisionInfo *const *r, size_t n, int64_t now, bool wide, FILE *out)
 {
-	static const char *const hdr[] = { "REVISION", "HASH", "AUTHOR", "AGE", "RULES", "ROUTES", "MESSAGE" };
-	struct cli_table *t = cli_table__new(7, hdr);
+	static const char *const hdr[] = { "REVISION", "HASH",	 "AUTHOR",  "AGE",
+					   "RULES",    "ROUTES", "MESSAGE", "CREATED" };
+	struct cli_table *t = cli_table__new(wide ? 8 : 7, hdr);
 
 	for (size_t i = 0; t && i < n; i++) {
-		char rev[24], hash[40], age[16], rules[16], routes[16];
-		const char *row[7] = { rev, hash, r[i]->author, age, rules, routes, r[i]->message };
+		char rev[24], hash[80], age[16], rules[16], routes[16], created[40];
+		const char *row[8] = { rev, hash, r[i]->author, age, rules, routes, r[i]->message, created };
 
 		snprintf(rev, sizeof(rev), "%llu", (unsigned long long)r[i]->revision);
-		cli_fmt__short_hash(r[i]->hash, hash, sizeof(hash));
+		if (wide)
+			snprintf(hash, sizeof(hash), "%s", r[i]->hash);
+		else
+			cli_fmt__short_hash(r[i]->hash, hash, sizeof(hash));
 		cli_fmt__since(r[i]->created_unix, now, age, sizeof(age));
+		cli_fmt__time(r[i]->created_unix, created, sizeof(created));
 		snprintf(rules, sizeof(rules), "%u", r[i]->rules);
 		snprintf(routes, sizeof(routes), "%u", r[i]->routes);
 		cli_table__add(t, row);
@@ -233,4 +238,34 @@ void cli_render__revision_describe(const Sluice__V1__RevisionInfo *info, const S
 		fprintf(out, "  canary %u%%, batch %u%%, interval %us\n", r->canary_percent, r->batch_percent,
 			r->interval_seconds);
 	}
+}
+
+json_t *cli_render__policy_doc(const Sluice__V1__Policy *p, enum cli_cmd what)
+{
+	static const Sluice__V1__Policy none = SLUICE__V1__POLICY__INIT;
+	bool rules = what == CLI_CMD_GET_RULES;
+	json_t *o, *a;
+
+	if (what == CLI_CMD_GET_POLICY)
+		return policy_json__from_policy(p ? p : &none);
+	o = json_object();
+	a = json_array();
+	for (size_t i = 0; a && p && i < (rules ? p->n_rules : p->n_routes); i++)
+		json_array_append_new(a, rules ? policy_json__rule(p->rules[i]) : policy_json__route(p->routes[i]));
+	if (o && a && json_object_set_new(o, rules ? "rules" : "routes", a) == 0)
+		return o;
+	json_decref(a);
+	json_decref(o);
+	return NULL;
+}
+
+json_t *cli_render__revision_doc(const Sluice__V1__RevisionInfo *info, const Sluice__V1__Policy *p)
+{
+	json_t *j = info ? cli_render__revision_json(info) : json_object();
+
+	if (j && p && json_object_set_new(j, "policy", policy_json__from_policy(p))) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }

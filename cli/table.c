@@ -168,3 +168,49 @@ void cli_fmt__short_hash(const char *hash, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s", hash);
 }
+
+/* v scaled to one of k M G T P E with one decimal below 10, none above. */
+static void human(double v, const char *unit, char *buf, size_t len)
+{
+	static const char prefixes[] = "kMGTPE";
+	size_t p = 0;
+
+	if (v < 999.5) {
+		if (v > 0 && v < 9.95 && v != (double)(uint64_t)v)
+			snprintf(buf, len, "%.1f%s", v, unit);
+		else
+			snprintf(buf, len, "%.0f%s", v, unit);
+		return;
+	}
+	v /= 1000;
+	while (v >= 999.5 && p + 1 < sizeof(prefixes) - 1) {
+		v /= 1000;
+		p++;
+	}
+	if (v < 9.95)
+		snprintf(buf, len, "%.1f%c%s", v, prefixes[p], unit);
+	else
+		snprintf(buf, len, "%.0f%c%s", v, prefixes[p], unit);
+}
+
+void cli_fmt__count(uint64_t v, char *buf, size_t len)
+{
+	human((double)v, "", buf, len);
+}
+
+void cli_fmt__bytes(uint64_t v, char *buf, size_t len)
+{
+	human((double)v, "B", buf, len);
+}
+
+void cli_fmt__rate(double per_second, const char *unit, char *buf, size_t len)
+{
+	char num[32];
+
+	if (per_second < 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	human(per_second, unit ? unit : "", num, sizeof(num));
+	snprintf(buf, len, "%s/s", num);
+}

@@ -40,4 +40,14 @@ void cli_fmt__time(int64_t t, char *buf, size_t len);
 /* The first 12 hex digits of a hash and "…", or the whole when shorter; "-" when empty. */
 void cli_fmt__short_hash(const char *hash, char *buf, size_t len);
 
+/* A count: "0", "999", "1.2k", "12k", "1.2M", ... (three significant digits at most). */
+void cli_fmt__count(uint64_t v, char *buf, size_t len);
+
+/* Bytes: "720B", "1.2kB", "3.4MB", ... */
+void cli_fmt__bytes(uint64_t v, char *buf, size_t len);
+
+/* A rate per second: "0/s", "0.5/s", "12/s", "1.2k/s"; with unit "B": "1.2MB/s".
+ * A negative rate (unknown) prints "-". */
+void cli_fmt__rate(double per_second, const char *unit, char *buf, size_t len);
+
 #endif

@@ -248,6 +248,17 @@ static int check_action(struct vctx *v, const char *rpath, const char *label, co
 	return 0;
 }
 
+static int check_paths(struct vctx *v, const char *rpath, const char *label, char *const *p, size_t n)
+{
+	char path[PATH_LEN], why[200];
+	size_t at = 0;
+
+	if (policy__check_paths(p, n, &at, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s.deprecated_paths[%zu]", rpath, at);
+	return fail(v, path, "%s: deprecated_paths: %s", label, why);
+}
+
 static int check_rule(struct vctx *v, const Sluice__V1__Rule *r, size_t i)
 {
 	char rpath[RPATH_LEN], path[PATH_LEN], label[LABEL_LEN];
@@ -268,7 +279,14 @@ static int check_rule(struct vctx *v, const Sluice__V1__Rule *r, size_t i)
 		return fail(v, path, "%s: sample.snaplen: %u is too large (at most %d)", label, r->sample->snaplen,
 			    POLICY_MAX_SNAPLEN);
 	}
-	return 0;
+	if ((r->tls_only || r->n_deprecated_paths) && (!r->sample || !r->sample->one_in)) {
+		const char *f = r->tls_only ? "tls_only" : "deprecated_paths";
+
+		snprintf(path, sizeof(path), "%s.%s", rpath, f);
+		return fail(v, path, "%s: %s: compliance is checked on sampled packets; add sample: { one_in: N }", label,
+			    f);
+	}
+	return check_paths(v, rpath, label, r->deprecated_paths, r->n_deprecated_paths);
 }
 
 static int check_backend(struct vctx *v, const char *rpath, const char *label, const Sluice__V1__Route *rt,
@@ -347,7 +365,7 @@ static int check_route(struct vctx *v, const Sluice__V1__Route *rt, size_t i)
 	if (weights == 0)
 		return fail(v, path, "%s: backends: weights sum to 0 (give at least one backend a weight above 0)",
 			    label);
-	return 0;
+	return check_paths(v, rpath, label, rt->deprecated_paths, rt->n_deprecated_paths);
 }
 
 /* One entry per named object, sorted by (key, index) so duplicates sit side by side. */
@@ -509,9 +527,15 @@ int policy__validate_at(const Sluice__V1__Policy *p, uint32_t rule_capacity, con
 			return rc;
 	}
 	rc = check_duplicates(&v, p);
-	if (rc)
-		return rc;
-	return check_rollout(&v, p->rollout);
+	if (!rc)
+		rc = check_rollout(&v, p->rollout);
+	if (!rc) {
+		char field[PATH_LEN], why[200];
+
+		if (policy__check_detectors(p->detectors, field, sizeof(field), why, sizeof(why)))
+			rc = fail(&v, field, "%s: %s", field, why);
+	}
+	return rc;
 }
 
 int policy__validate(const Sluice__V1__Policy *p, uint32_t rule_capacity, char *err, size_t errlen)

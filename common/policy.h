@@ -13,6 +13,7 @@
 #ifndef SLUICE_POLICY_H
 #define SLUICE_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,7 +55,7 @@ void policy__free(Sluice__V1__Policy *p);
 
 /*
  * Parses a policy file (YAML, DESIGN.md §5). path "-" reads stdin; a directory reads
- * every *.yaml / *.yml file in it (sorted by name) and merges their rules and routes.
+ * every *.yaml / *.yml / *.json file in it (sorted by name) and merges their rules and routes.
  * On error returns -EINVAL (or -errno for I/O) and writes
  * "FILE:LINE:COL: rule 'NAME': FIELD: what is wrong" to err. Runs policy__validate
  * with rule_capacity, so a parsed policy is a valid one.
@@ -155,6 +156,27 @@ int policy__parse_percent(const char *s, uint32_t *out);
 
 /* "30s", "5m", "2h" or a number of seconds. 0 or -EINVAL. */
 int policy__parse_interval(const char *s, uint32_t *seconds);
+
+/* ---- monitoring settings (policy_monitor.c; DESIGN.md §7) ------------------------------ */
+
+#define POLICY_MAX_DEPRECATED 16 /* deprecated_paths per rule or route */
+#define POLICY_MAX_PATH 95       /* characters per deprecated path prefix */
+
+/* "info", "low", "medium", "high", "critical" ("unset" for 0); never NULL. */
+const char *policy__severity_name(int severity);
+
+/* The detectors section in the file's schema; NULL when d is NULL. New reference. */
+json_t *policy_json__detectors(const Sluice__V1__Detectors *d);
+
+/* Adds "tls_only" and "deprecated_paths" to a rule's or route's object when set. 0 or -ENOMEM. */
+int policy_json__compliance(json_t *o, bool tls_only, char *const *deprecated, size_t n);
+
+/* For policy__validate: 0, or -EINVAL with the field ("detectors.port_scan.mitigate") and
+ * what is wrong with it. */
+int policy__check_detectors(const Sluice__V1__Detectors *d, char *field, size_t flen, char *why, size_t wlen);
+
+/* The same for n deprecated path prefixes; *bad_at gets the offending index. */
+int policy__check_paths(char *const *p, size_t n, size_t *bad_at, char *why, size_t wlen);
 
 /* The rollout hint in the file's schema ({"selector":{..},"canary":"10%",..}); NULL when r is NULL. New reference. */
 json_t *policy_json__rollout(const Sluice__V1__RolloutSpec *r);

@@ -160,6 +160,8 @@ json_t *policy_json__rule(const Sluice__V1__Rule *r)
 		    !put(s, "snaplen", json_integer(r->sample->snaplen)))
 			goto fail;
 	}
+	if (policy_json__compliance(o, r->tls_only, r->deprecated_paths, r->n_deprecated_paths))
+		goto fail;
 	return o;
 fail:
 	json_decref(o);
@@ -202,6 +204,8 @@ json_t *policy_json__route(const Sluice__V1__Route *r)
 		if (b->tag && b->tag[0] && !put(bo, "tag", json_string(b->tag)))
 			goto fail;
 	}
+	if (policy_json__compliance(o, r->tls_only, r->deprecated_paths, r->n_deprecated_paths))
+		goto fail;
 	return o;
 fail:
 	json_decref(o);
@@ -276,6 +280,8 @@ json_t *policy_json__from_policy(const Sluice__V1__Policy *p)
 		if (!push(routes, policy_json__route(p->routes[i])))
 			goto fail;
 	if (p->rollout && !put(o, "rollout", policy_json__rollout(p->rollout)))
+		goto fail;
+	if (p->detectors && !put(o, "detectors", policy_json__detectors(p->detectors)))
 		goto fail;
 	return o;
 fail:

@@ -297,11 +297,15 @@ static int set_file(struct yctx *y, const char *name)
 	return 0;
 }
 
-static int syntax_error(struct yctx *y, const yaml_parser_t *ps)
+static int syntax_error(struct yctx *y, const yaml_parser_t *ps, const char *text, size_t len)
 {
 	const char *problem = ps->problem ? ps->problem : "cannot be parsed";
+	size_t at = ps->problem_mark.index;
 
-	if (ps->error == YAML_READER_ERROR)
+	if (ps->error != YAML_READER_ERROR && at < len && text[at] == '\t')
+		snprintf(y->err, y->errlen, "%s:%zu:%zu: YAML syntax: a tab character; YAML indents with spaces only (replace the tab with spaces)",
+			 y->file, ps->problem_mark.line + 1, ps->problem_mark.column + 1);
+	else if (ps->error == YAML_READER_ERROR)
 		snprintf(y->err, y->errlen, "%s: byte %zu: %s (the file must be UTF-8 text)", y->file,
 			 ps->problem_offset, problem);
 	else if (ps->context)
@@ -331,7 +335,7 @@ static int parse_text(struct yctx *y, const char *name, const char *text, size_t
 		yaml_node_t *root;
 
 		if (!yaml_parser_load(&ps, &doc)) {
-			err = ps.error == YAML_MEMORY_ERROR ? -ENOMEM : syntax_error(y, &ps);
+			err = ps.error == YAML_MEMORY_ERROR ? -ENOMEM : syntax_error(y, &ps, text, len);
 			break;
 		}
 		root = yaml_document_get_root_node(&doc);
@@ -428,10 +432,12 @@ static bool policy_name(const char *n)
 
 	if (n[0] == '.')
 		return false;
-	return (len > 5 && strcmp(n + len - 5, ".yaml") == 0) || (len > 4 && strcmp(n + len - 4, ".yml") == 0);
+	/* JSON is YAML: what `sluicectl get rules -o json` saved reads back from a directory too. */
+	return (len > 5 && strcmp(n + len - 5, ".yaml") == 0) || (len > 4 && strcmp(n + len - 4, ".yml") == 0) ||
+	       (len > 5 && strcmp(n + len - 5, ".json") == 0);
 }
 
-/* Every *.yaml and *.yml in dir, sorted by name, merged in that order. */
+/* Every *.yaml, *.yml and *.json in dir, sorted by name, merged in that order. */
 static int parse_dir(struct yctx *y, const char *dir)
 {
 	char **names = NULL, **nn, *full;
@@ -472,7 +478,7 @@ static int parse_dir(struct yctx *y, const char *dir)
 		names[n++] = full;
 	}
 	if (n == 0) {
-		snprintf(y->err, y->errlen, "%s: no *.yaml or *.yml files in this directory (add the policy there, or pass one file)",
+		snprintf(y->err, y->errlen, "%s: no *.yaml, *.yml or *.json files in this directory (add the policy there, or pass one file)",
 			 dir);
 		err = -ENOENT;
 		goto cleanup;

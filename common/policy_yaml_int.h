@@ -96,6 +96,14 @@ int policy_yaml__walk(struct yctx *y, yaml_node_t *n, const char *field, const c
 /* Grows an array of pointers held in (*arr, *n) with capacity *cap by one slot. */
 int policy_yaml__grow(void ***arr, size_t n, size_t *cap);
 
+/* Monitoring keys (policy_monitor.c): tls_only and deprecated_paths of a rule (obj: the
+ * Sluice__V1__Rule) or a route (obj: the Sluice__V1__Route), and the detectors section. */
+int policy_yaml__rule_tls_only(struct yctx *y, yaml_node_t *v, void *obj, const char *path);
+int policy_yaml__rule_deprecated(struct yctx *y, yaml_node_t *v, void *obj, const char *path);
+int policy_yaml__route_tls_only(struct yctx *y, yaml_node_t *v, void *obj, const char *path);
+int policy_yaml__route_deprecated(struct yctx *y, yaml_node_t *v, void *obj, const char *path);
+int policy_yaml__detectors(struct yctx *y, yaml_node_t *v, void *obj, const char *path);
+
 /* Parses the root of one document into y->p (policy_yaml_schema.c). */
 int policy_yaml__document(struct yctx *y, yaml_node_t *root);
 

@@ -390,6 +390,7 @@ static const struct ykey rule_keys[] = {
 	{ "name", r_name }, { "priority", r_priority }, { "match", r_match },
 	{ "action", r_action }, /* RULE_KEY_ACTION */
 	{ "sample", r_sample },
+	{ "tls_only", policy_yaml__rule_tls_only }, { "deprecated_paths", policy_yaml__rule_deprecated },
 };
 
 static int parse_rule(struct yctx *y, yaml_node_t *n, const char *path)
@@ -544,7 +545,10 @@ static int rt_name(struct yctx *y, yaml_node_t *v, void *obj, const char *path)
 	return dup_text(y, v, path, &((Sluice__V1__Route *)obj)->name);
 }
 
-static const struct ykey route_keys[] = { { "name", rt_name }, { "frontend", rt_frontend }, { "backends", rt_backends } };
+static const struct ykey route_keys[] = {
+	{ "name", rt_name }, { "frontend", rt_frontend }, { "backends", rt_backends },
+	{ "tls_only", policy_yaml__route_tls_only }, { "deprecated_paths", policy_yaml__route_deprecated },
+};
 
 static int parse_route(struct yctx *y, yaml_node_t *n, const char *path)
 {
@@ -709,7 +713,9 @@ static int top_rollout(struct yctx *y, yaml_node_t *v, void *obj, const char *pa
 	return err;
 }
 
-static const struct ykey top_keys[] = { { "rules", top_rules }, { "routes", top_routes }, { "rollout", top_rollout } };
+static const struct ykey top_keys[] = {
+	{ "rules", top_rules }, { "routes", top_routes }, { "rollout", top_rollout }, { "detectors", policy_yaml__detectors },
+};
 
 int policy_yaml__document(struct yctx *y, yaml_node_t *root)
 {

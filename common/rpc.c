@@ -6,6 +6,7 @@
  * credentials from PEM files, and the caller's identity from the mTLS auth context.
  * The server lives in rpc_server.c, the client in rpc_client.c.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/cert.h"
 #include "common/log.h"
 #include "common/rpc_internal.h"
 
@@ -31,9 +33,26 @@ static void grpc_log_cb(gpr_log_func_args *args)
 	log__printf(level, "grpc: %s", args->message);
 }
 
+/*
+ * Debian's Abseil is built with assertions on, so every absl::Mutex the core takes also
+ * records lock order in a global graph for deadlock detection; with thousands of streams
+ * that bookkeeping costs more CPU than the writes themselves (measured with
+ * tests/bench/run.sh fanout). Release builds of Abseil have it off; turn it off here too
+ * (absl::SetMutexDeadlockDetectionMode(kIgnore)), when the library offers the call.
+ */
+static void quiet_absl_deadlock_detection(void)
+{
+	void (*set_mode)(int) =
+		(void (*)(int))dlsym(RTLD_DEFAULT, "_ZN4absl7debian329SetMutexDeadlockDetectionModeENS0_15OnDeadlockCycleE");
+
+	if (set_mode)
+		set_mode(0); /* OnDeadlockCycle::kIgnore */
+}
+
 void rpc__init(void)
 {
 	gpr_set_log_function(grpc_log_cb);
+	quiet_absl_deadlock_detection();
 	grpc_init();
 }
 
@@ -334,20 +353,22 @@ cleanup:
 	return NULL;
 }
 
-grpc_server_credentials *rpc_tls__server_creds(const struct rpc_tls *tls)
+grpc_ssl_server_certificate_config *rpc_tls__server_config(const struct rpc_tls *tls, char *why, size_t why_len)
 {
-	grpc_server_credentials *creds = NULL;
-	grpc_ssl_server_certificate_config *cfg;
-	grpc_ssl_server_credentials_options *opts;
+	grpc_ssl_server_certificate_config *cfg = NULL;
 	grpc_ssl_pem_key_cert_pair pair;
 	char *ca = NULL, *cert = NULL, *key = NULL;
 	int err = 0;
 
-	if (!tls)
-		return grpc_insecure_server_credentials_create();
-	if (!tls->cert_file || !tls->key_file || !tls->ca_file) {
-		pr_err("tls: the server needs a certificate, its key and a CA");
+	if (!tls || !tls->cert_file || !tls->key_file || !tls->ca_file) {
+		snprintf(why, why_len, "the server needs a certificate, its key and a CA");
 		errno = EINVAL;
+		return NULL;
+	}
+	/* gRPC would only find a bad file at the first handshake, and say little: check now. */
+	err = cert__check_files(tls->cert_file, tls->key_file, tls->ca_file, NULL, why, why_len);
+	if (err) {
+		errno = -err;
 		return NULL;
 	}
 	ca = read_pem("CA", tls->ca_file);
@@ -355,18 +376,15 @@ grpc_server_credentials *rpc_tls__server_creds(const struct rpc_tls *tls)
 	key = cert ? read_pem("key", tls->key_file) : NULL;
 	if (!key) {
 		err = errno;
+		snprintf(why, why_len, "cannot read the TLS files: %s", strerror(err));
 		goto cleanup;
 	}
 	pair.private_key = key;
 	pair.cert_chain = cert;
 	cfg = grpc_ssl_server_certificate_config_create(ca, &pair, 1); /* copies the PEM */
-	opts = grpc_ssl_server_credentials_create_options_using_config(
-		GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, cfg);
-	creds = grpc_ssl_server_credentials_create_with_options(opts);
-	if (!creds) {
-		pr_err("tls: cannot build server credentials from '%s', '%s', '%s'", tls->cert_file,
-		       tls->key_file, tls->ca_file);
-		err = EINVAL;
+	if (!cfg) {
+		err = ENOMEM;
+		snprintf(why, why_len, "out of memory");
 	}
 cleanup:
 	free(ca);
@@ -376,7 +394,7 @@ cleanup:
 		free(key);
 	}
 	errno = err;
-	return creds;
+	return cfg;
 }
 
 grpc_channel_credentials *rpc_tls__channel_creds(const struct rpc_tls *tls)

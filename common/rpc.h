@@ -106,6 +106,19 @@ struct rpc_server_opts {
 	size_t max_message;          /* 0: 16 MiB */
 	int keepalive_ms;            /* ping interval for idle connections; 0: 2000 */
 	int keepalive_timeout_ms;    /* a ping unanswered this long kills the connection; 0: 3000 */
+	/* Told of every call once it is over, on the server thread (for metrics): its method
+	 * path (NULL for a method the server does not have), whether it was a stream, the
+	 * status it ended with (CANCELLED when the peer went away first) and its seconds.
+	 * NULL: nobody is told. */
+	void (*on_call_done)(void *arg, const char *method, bool streaming, enum rpc_code code, double seconds);
+	void *on_call_arg;
+	/* Asked on the server thread before any call, known method or not, reaches a
+	 * handler, with the method path as the client sent it: RPC_OK lets the call through;
+	 * any other code ends it with that code and the message the hook wrote to why (the
+	 * handler never runs). NULL: every call goes through. */
+	enum rpc_code (*authorize)(void *arg, const struct rpc_peer *peer, const char *method, char *why,
+				   size_t why_len);
+	void *authorize_arg;
 };
 
 /* NULL + errno on failure. Register handlers, then start. */
@@ -120,6 +133,15 @@ int rpc_server__add_stream(struct rpc_server *srv, const char *method, const str
 /* Binds and starts the server thread. Returns the bound port (> 0) or -errno
  * (-EADDRINUSE when the address cannot be bound). */
 int rpc_server__start(struct rpc_server *srv);
+
+/*
+ * Re-reads the certificate, key and CA files given at rpc_server__new() and uses them
+ * for every connection accepted from now on; connections already up, and their
+ * streams, keep the credentials they were made with. The files are checked first
+ * (common/cert.h): on any error nothing changes. Thread-safe, before or after start.
+ * 0, -EOPNOTSUPP for a plaintext server, or -errno with one line in err.
+ */
+int rpc_server__reload_tls(struct rpc_server *srv, char *err, size_t errlen);
 
 /* Runs fn(arg) on the server thread as soon as it can (functions posted before start run
  * once it starts; posts run in order). Thread-safe. 0 or -errno (-ESHUTDOWN once
@@ -158,6 +180,8 @@ struct rpc_channel_opts {
 	int keepalive_ms;         /* 0: 5000 */
 	int keepalive_timeout_ms; /* 0: 5000 */
 	const char *target_name_override; /* TLS: name to check in the server certificate; NULL: from target */
+	bool own_connection;      /* never share the TCP connection with another channel to the same
+				   * target (a load generator simulating many peers) */
 };
 
 /* target is "127.0.0.1:7443". opts may be NULL. NULL + errno on failure. */
@@ -191,6 +215,32 @@ enum rpc_event rpc_client_stream__next(struct rpc_client_stream *cs, int timeout
 /* Cancels if still open, waits for outstanding operations, frees. Accepts NULL.
  * Close every stream before rpc_channel__free() of its channel. */
 void rpc_client_stream__close(struct rpc_client_stream *cs);
+
+/*
+ * A group of client streams sharing one completion queue, all driven by one thread
+ * through rpc_client_group__next() (a load generator holding thousands of streams). A
+ * group's streams take rpc_client_stream__send() but not __next() or __close(); they
+ * are closed together by rpc_client_group__free(). They wait for their connection to
+ * come up (wait-for-ready) instead of failing while it is not.
+ */
+struct rpc_client_group;
+
+/* NULL + errno. */
+struct rpc_client_group *rpc_client_group__new(void);
+
+/* Opens a stream in g, as rpc_client_stream__open(). NULL + errno. */
+struct rpc_client_stream *rpc_client_group__open(struct rpc_client_group *g, struct rpc_channel *ch,
+						 const char *method);
+
+/* Waits up to timeout_ms (< 0: forever) for the next event on any stream of g and sets
+ * *cs to that stream. RPC_EV_MESSAGE: *msg holds it (caller frees msg->data).
+ * RPC_EV_CLOSED: the stream is over, *st says why (reported once per stream). */
+enum rpc_event rpc_client_group__next(struct rpc_client_group *g, int timeout_ms, struct rpc_client_stream **cs,
+				      struct rpc_buf *msg, struct rpc_status *st);
+
+/* Cancels every stream of g, waits for their operations, frees them and g. Accepts NULL.
+ * Before rpc_channel__free() of their channels. */
+void rpc_client_group__free(struct rpc_client_group *g);
 
 /* Call once per process before any other rpc_ function, and rpc__shutdown() at the end. */
 void rpc__init(void);

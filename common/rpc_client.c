@@ -8,7 +8,8 @@
  * {SEND_INITIAL_METADATA}, {RECV_STATUS_ON_CLIENT} and {RECV_INITIAL_METADATA,
  * RECV_MESSAGE}; RECV_MESSAGE is re-armed after each message and sends are queued with
  * one SEND_MESSAGE in flight. The stream is over once the status and the end of the
- * messages have both arrived.
+ * messages have both arrived. Streams of a group (rpc_client_group) share the group's
+ * queue; a completion finds its stream from the tag's place in it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,7 +29,10 @@ struct rpc_channel {
 
 struct rpc_client_stream {
 	grpc_call *call;
-	grpc_completion_queue *cq;
+	grpc_completion_queue *cq;        /* its own, or the group's */
+	struct rpc_client_group *group;   /* NULL: a stream of its own */
+	struct rpc_client_stream *gnext;  /* the group's list */
+	bool closed_told;                 /* the group reported its end */
 	int max_message;
 	int pending; /* batches started and not yet completed */
 	struct rpc_tag t_send, t_recv, t_status;
@@ -43,6 +47,13 @@ struct rpc_client_stream {
 	grpc_slice details;
 	const char *error_string;
 	bool status_done;
+};
+
+struct rpc_client_group {
+	grpc_completion_queue *cq;
+	struct rpc_client_stream *head; /* every stream opened in the group */
+	struct rpc_client_stream *dead; /* streams that failed to open, reaped at free */
+	size_t pending;                 /* batches outstanding on all of them */
 };
 
 /* ---- channels ---------------------------------------------------------------------- */
@@ -89,6 +100,8 @@ struct rpc_channel *rpc_channel__new(const char *target, const struct rpc_tls *t
 	rpc_args__int(&args, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 1000);
 	rpc_args__int(&args, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 10000);
 	rpc_args__int(&args, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
+	if (opts->own_connection)
+		rpc_args__int(&args, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
 	if (tls && opts->target_name_override)
 		rpc_args__str(&args, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, opts->target_name_override);
 	ch->ch = grpc_channel_create(target, creds, rpc_args__get(&args));
@@ -232,6 +245,8 @@ static int cs_batch(struct rpc_client_stream *cs, const grpc_op *ops, size_t n, 
 		return -EIO;
 	}
 	cs->pending++;
+	if (cs->group)
+		cs->group->pending++;
 	return 0;
 }
 
@@ -281,6 +296,8 @@ static int cs_event(struct rpc_client_stream *cs, struct rpc_tag *tag, bool ok, 
 	int ret = 0;
 
 	cs->pending--;
+	if (cs->group)
+		cs->group->pending--;
 	switch (tag->kind) {
 	case RPC_TAG_SEND:
 		grpc_byte_buffer_destroy(cs->send_bb);
@@ -320,9 +337,31 @@ static int cs_event(struct rpc_client_stream *cs, struct rpc_tag *tag, bool ok, 
 	return ret;
 }
 
+/* Frees what a stream with no batch outstanding holds, its queue aside. */
+static void cs_release(struct rpc_client_stream *cs)
+{
+	if (cs->call)
+		grpc_call_unref(cs->call);
+	rpc_sendq__clear(&cs->q);
+	grpc_metadata_array_destroy(&cs->initial_md);
+	grpc_metadata_array_destroy(&cs->trailing_md);
+	grpc_slice_unref(cs->details);
+	gpr_free((void *)cs->error_string);
+	free(cs);
+}
+
+static void cq_drain_destroy(grpc_completion_queue *cq)
+{
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+}
+
 /* Cancels (harmless when already over), waits for every batch, frees. */
 static void cs_destroy(struct rpc_client_stream *cs)
 {
+	grpc_completion_queue *cq = cs->cq;
 	grpc_event ev;
 
 	if (cs->call) {
@@ -332,22 +371,15 @@ static void cs_destroy(struct rpc_client_stream *cs)
 			if (ev.type == GRPC_OP_COMPLETE)
 				cs_event(cs, ev.tag, ev.success, NULL);
 		}
-		grpc_call_unref(cs->call);
 	}
-	grpc_completion_queue_shutdown(cs->cq);
-	while (grpc_completion_queue_next(cs->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
-	       GRPC_QUEUE_SHUTDOWN)
-		;
-	grpc_completion_queue_destroy(cs->cq);
-	rpc_sendq__clear(&cs->q);
-	grpc_metadata_array_destroy(&cs->initial_md);
-	grpc_metadata_array_destroy(&cs->trailing_md);
-	grpc_slice_unref(cs->details);
-	gpr_free((void *)cs->error_string);
-	free(cs);
+	cs_release(cs);
+	cq_drain_destroy(cq);
 }
 
-struct rpc_client_stream *rpc_client_stream__open(struct rpc_channel *ch, const char *method)
+
+/* Opens a stream on cq (the group's, or a new one when group is NULL). */
+static struct rpc_client_stream *cs_open(struct rpc_channel *ch, const char *method, struct rpc_client_group *group,
+					 grpc_completion_queue *cq)
 {
 	struct rpc_client_stream *cs;
 	grpc_op op;
@@ -366,7 +398,8 @@ struct rpc_client_stream *rpc_client_stream__open(struct rpc_channel *ch, const 
 	cs->details = grpc_empty_slice();
 	grpc_metadata_array_init(&cs->initial_md);
 	grpc_metadata_array_init(&cs->trailing_md);
-	cs->cq = grpc_completion_queue_create_for_next(NULL);
+	cs->group = group;
+	cs->cq = cq ? cq : grpc_completion_queue_create_for_next(NULL);
 	/* No deadline: the stream lives until either side ends it; keepalive finds dead peers.
 	 * No wait_for_ready: a server that is down fails the stream with UNAVAILABLE. */
 	cs->call = grpc_channel_create_call(ch->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cs->cq,
@@ -377,6 +410,8 @@ struct rpc_client_stream *rpc_client_stream__open(struct rpc_channel *ch, const 
 
 	memset(&op, 0, sizeof(op));
 	op.op = GRPC_OP_SEND_INITIAL_METADATA;
+	if (group) /* thousands of connections come up slowly: wait rather than fail */
+		op.flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY | GRPC_INITIAL_METADATA_WAIT_FOR_READY_EXPLICITLY_SET;
 	if (cs_batch(cs, &op, 1, &cs->t_send))
 		goto cleanup;
 	cs->send_busy = true; /* the queue waits for the headers to go out */
@@ -391,9 +426,23 @@ struct rpc_client_stream *rpc_client_stream__open(struct rpc_channel *ch, const 
 	return cs;
 cleanup:
 	pr_err("rpc: %s: cannot open a stream to %s", method, ch->target);
-	cs_destroy(cs);
+	if (group && !cs->call) {
+		cs_release(cs);
+	} else if (group) {
+		/* Its batches complete on the group's queue: leave it to the group to reap. */
+		cs->gnext = group->dead;
+		group->dead = cs;
+		grpc_call_cancel(cs->call, NULL);
+	} else {
+		cs_destroy(cs);
+	}
 	errno = EIO;
 	return NULL;
+}
+
+struct rpc_client_stream *rpc_client_stream__open(struct rpc_channel *ch, const char *method)
+{
+	return cs_open(ch, method, NULL, NULL);
 }
 
 int rpc_client_stream__send(struct rpc_client_stream *cs, const uint8_t *msg, size_t len)
@@ -442,4 +491,92 @@ void rpc_client_stream__close(struct rpc_client_stream *cs)
 {
 	if (cs)
 		cs_destroy(cs);
+}
+
+/* ---- groups ------------------------------------------------------------------------ */
+
+struct rpc_client_group *rpc_client_group__new(void)
+{
+	struct rpc_client_group *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->cq = grpc_completion_queue_create_for_next(NULL);
+	return g;
+}
+
+struct rpc_client_stream *rpc_client_group__open(struct rpc_client_group *g, struct rpc_channel *ch,
+						 const char *method)
+{
+	struct rpc_client_stream *cs = cs_open(ch, method, g, g->cq);
+
+	if (cs) {
+		cs->gnext = g->head;
+		g->head = cs;
+	}
+	return cs;
+}
+
+/* The stream a completion tag belongs to: the tag is one of its three members. */
+static struct rpc_client_stream *tag_stream(struct rpc_tag *tag)
+{
+	switch (tag->kind) {
+	case RPC_TAG_SEND:
+		return rpc_container_of(tag, struct rpc_client_stream, t_send);
+	case RPC_TAG_RECV:
+		return rpc_container_of(tag, struct rpc_client_stream, t_recv);
+	default:
+		return rpc_container_of(tag, struct rpc_client_stream, t_status);
+	}
+}
+
+enum rpc_event rpc_client_group__next(struct rpc_client_group *g, int timeout_ms, struct rpc_client_stream **out,
+				      struct rpc_buf *msg, struct rpc_status *st)
+{
+	gpr_timespec deadline = rpc_deadline(timeout_ms);
+	struct rpc_client_stream *cs;
+	grpc_event ev;
+
+	msg->data = NULL;
+	msg->len = 0;
+	for (;;) {
+		ev = grpc_completion_queue_next(g->cq, deadline, NULL);
+		if (ev.type != GRPC_OP_COMPLETE)
+			return RPC_EV_TIMEOUT;
+		cs = tag_stream(ev.tag);
+		*out = cs;
+		if (cs_event(cs, ev.tag, ev.success, msg))
+			return RPC_EV_MESSAGE;
+		if (cs->status_done && cs->recv_done && !cs->closed_told && cs->group) {
+			cs->closed_told = true;
+			fill_status(st, cs->status, cs->details, cs->error_string);
+			return RPC_EV_CLOSED;
+		}
+	}
+}
+
+void rpc_client_group__free(struct rpc_client_group *g)
+{
+	struct rpc_client_stream *cs, *next;
+	grpc_event ev;
+
+	if (!g)
+		return;
+	for (cs = g->head; cs; cs = cs->gnext)
+		grpc_call_cancel(cs->call, NULL);
+	while (g->pending) {
+		ev = grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+		if (ev.type == GRPC_OP_COMPLETE)
+			cs_event(tag_stream(ev.tag), ev.tag, ev.success, NULL);
+	}
+	for (cs = g->head; cs; cs = next) {
+		next = cs->gnext;
+		cs_release(cs);
+	}
+	for (cs = g->dead; cs; cs = next) {
+		next = cs->gnext;
+		cs_release(cs);
+	}
+	cq_drain_destroy(g->cq);
+	free(g);
 }

@@ -86,9 +86,13 @@ const grpc_channel_args *rpc_args__get(struct rpc_args *args);
 /* Message size limit as the core wants it: 0 means the default, capped to INT_MAX. */
 int rpc_max_message(size_t max_message);
 
-/* Credentials from PEM files. tls NULL: plaintext. NULL + errno on failure (logged).
- * The client side accepts tls without cert_file/key_file: server-authenticated TLS. */
-grpc_server_credentials *rpc_tls__server_creds(const struct rpc_tls *tls);
+/* The server's certificate, key and client CA from PEM files, checked first (cert.h),
+ * for the server's certificate config fetcher. NULL + errno on failure, with one line
+ * in why. */
+grpc_ssl_server_certificate_config *rpc_tls__server_config(const struct rpc_tls *tls, char *why, size_t why_len);
+
+/* Client credentials from PEM files. tls NULL: plaintext. NULL + errno on failure
+ * (logged). tls without cert_file/key_file: server-authenticated TLS. */
 grpc_channel_credentials *rpc_tls__channel_creds(const struct rpc_tls *tls);
 
 /* Fills peer from a server-side call: address, and identity and group from mTLS. */

@@ -2,7 +2,7 @@
 /*
  * control.c — see control.h. Each handler: check the caller's role, unpack the
  * request, do the work, pack the response built on the stack. Errors leave through
- * fail(), the one place an -errno becomes a gRPC status and its message.
+ * control_int__fail(), the one place an -errno becomes a gRPC status and its message.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -16,16 +16,14 @@
 
 #include "common/log.h"
 #include "common/policy.h"
-#include "authz.h"
-#include "control.h"
+#include "control_int.h"
 
 _Static_assert((int)STORE_AGENT_OFFLINE == (int)SLUICE__V1__AGENT_STATE__AGENT_STATE_OFFLINE &&
 		       (int)STORE_AGENT_NACKED == (int)SLUICE__V1__AGENT_STATE__AGENT_STATE_NACKED &&
 		       (int)STORE_AGENT_SYNCED == (int)SLUICE__V1__AGENT_STATE__AGENT_STATE_SYNCED,
 	       "store agent states must carry the wire numbers");
 
-__attribute__((format(printf, 4, 5))) static enum rpc_code fail(char *errmsg, size_t errlen, int err,
-								  const char *fmt, ...)
+enum rpc_code control_int__fail(char *errmsg, size_t errlen, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -35,25 +33,24 @@ __attribute__((format(printf, 4, 5))) static enum rpc_code fail(char *errmsg, si
 	return rpc_code__from_errno(err);
 }
 
-static enum rpc_code admit(const struct rpc_peer *peer, enum authz_need need, const char *method, char *errmsg,
-			   size_t errlen)
+enum rpc_code control_int__admit(const struct rpc_peer *peer, enum authz_need need, const char *method, char *errmsg,
+				 size_t errlen)
 {
 	char why[512];
 
 	if (authz__control(peer, need, why, sizeof(why)) == 0)
 		return RPC_OK;
 	pr_warn("%s from %s refused: %s", method, peer->address, why);
-	return fail(errmsg, errlen, -EPERM, "%s: %s", method, why);
+	return control_int__fail(errmsg, errlen, -EPERM, "%s: %s", method, why);
 }
 
-/* Packs m into a malloc'd response buffer. */
-static enum rpc_code reply(const ProtobufCMessage *m, struct rpc_buf *resp, char *errmsg, size_t errlen)
+enum rpc_code control_int__reply(const ProtobufCMessage *m, struct rpc_buf *resp, char *errmsg, size_t errlen)
 {
 	size_t len = protobuf_c_message_get_packed_size(m);
 
 	resp->data = malloc(len ? len : 1);
 	if (!resp->data)
-		return fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
+		return control_int__fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
 	resp->len = protobuf_c_message_pack(m, resp->data);
 	return RPC_OK;
 }
@@ -72,61 +69,20 @@ static void revision_info(Sluice__V1__RevisionInfo *ri, const struct store_revis
 
 /* ---- ApplyPolicy -------------------------------------------------------------------- */
 
-static enum rpc_code apply_policy(void *user, const struct rpc_peer *peer, const uint8_t *req_buf, size_t req_len,
-				  struct rpc_buf *resp, char *errmsg, size_t errlen)
+/* Stores the revision (audited) and reports it in out. 0 or -errno with errmsg set. */
+static enum rpc_code store_revision(struct control *ctl, const struct rpc_peer *peer,
+				    const Sluice__V1__ApplyPolicyRequest *req, const Sluice__V1__Policy *p, char *hash,
+				    Sluice__V1__ApplyPolicyResponse *out, bool *created, char *errmsg, size_t errlen)
 {
-	struct control *ctl = user;
-	Sluice__V1__ApplyPolicyRequest *req = NULL;
-	Sluice__V1__ApplyPolicyResponse out = SLUICE__V1__APPLY_POLICY_RESPONSE__INIT;
-	Sluice__V1__Policy empty = SLUICE__V1__POLICY__INIT;
-	const Sluice__V1__Policy *p;
-	struct store_revision newest = { 0 };
 	struct store_revision_new in = { 0 };
-	char hash[POLICY_HASH_HEX], who[300], why[512];
 	uint8_t *blob = NULL;
 	size_t blob_len = 0;
-	bool created = false;
-	enum rpc_code code;
+	char who[300];
 	int err;
 
-	code = admit(peer, AUTHZ_CHANGE, "ApplyPolicy", errmsg, errlen);
-	if (code)
-		return code;
-	req = sluice__v1__apply_policy_request__unpack(NULL, req_len, req_buf);
-	if (!req) {
-		code = fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.ApplyPolicyRequest");
-		goto cleanup;
-	}
-	p = req->policy ? req->policy : &empty;
-	err = policy__validate(p, ctl->rule_capacity, why, sizeof(why));
-	if (err) {
-		code = fail(errmsg, errlen, err, "%s", why);
-		goto cleanup;
-	}
-	err = policy__hash(p, hash);
-	if (err) {
-		code = fail(errmsg, errlen, err, "cannot hash the policy: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = store__revision_get(ctl->st, 0, false, &newest);
-	if (err && err != -ENOENT) {
-		code = fail(errmsg, errlen, err, "cannot read the newest revision: %s", strerror(-err));
-		goto cleanup;
-	}
-	out.hash = hash;
-	if (req->dry_run) {
-		/* What an apply would do, with nothing stored and nothing sent. */
-		out.unchanged = newest.revision && strcmp(newest.hash, hash) == 0;
-		out.revision = out.unchanged ? newest.revision : newest.revision + 1;
-		code = reply(&out.base, resp, errmsg, errlen);
-		goto cleanup;
-	}
-
 	err = policy__pack(p, &blob, &blob_len);
-	if (err) {
-		code = fail(errmsg, errlen, err, "cannot encode the policy: %s", strerror(-err));
-		goto cleanup;
-	}
+	if (err)
+		return control_int__fail(errmsg, errlen, err, "cannot encode the policy: %s", strerror(-err));
 	authz__who(peer, who, sizeof(who));
 	in.hash = hash;
 	in.author = who;
@@ -136,24 +92,99 @@ static enum rpc_code apply_policy(void *user, const struct rpc_peer *peer, const
 	in.routes = (uint32_t)p->n_routes;
 	in.policy = blob;
 	in.policy_len = blob_len;
-	err = store__revision_insert(ctl->st, &in, &out.revision, &created);
-	if (err) {
-		code = fail(errmsg, errlen, err, "cannot store the revision: %s", strerror(-err));
+	err = store__revision_insert(ctl->st, &in, &out->revision, created);
+	free(blob);
+	if (err)
+		return control_int__fail(errmsg, errlen, err, "cannot store the revision: %s", strerror(-err));
+	if (*created)
+		pr_info("revision %llu (%.12s, %zu rules, %zu routes) applied by %s", (unsigned long long)out->revision,
+			hash, p->n_rules, p->n_routes, who);
+	return RPC_OK;
+}
+
+static enum rpc_code apply_policy(void *user, const struct rpc_peer *peer, const uint8_t *req_buf, size_t req_len,
+				  struct rpc_buf *resp, char *errmsg, size_t errlen)
+{
+	struct control *ctl = user;
+	Sluice__V1__ApplyPolicyRequest *req = NULL;
+	Sluice__V1__ApplyPolicyResponse out = SLUICE__V1__APPLY_POLICY_RESPONSE__INIT;
+	Sluice__V1__Policy empty = SLUICE__V1__POLICY__INIT;
+	const Sluice__V1__Policy *p;
+	struct store_revision newest = { 0 };
+	struct rollout_request rreq = { 0 };
+	struct control_plan plan = { 0 };
+	struct store_label *sel = NULL;
+	char hash[POLICY_HASH_HEX], who[300], why[512];
+	bool created = false;
+	enum rpc_code code;
+	int err;
+
+	code = control_int__admit(peer, AUTHZ_CHANGE, "ApplyPolicy", errmsg, errlen);
+	if (code)
+		return code;
+	req = sluice__v1__apply_policy_request__unpack(NULL, req_len, req_buf);
+	if (!req) {
+		code = control_int__fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.ApplyPolicyRequest");
 		goto cleanup;
 	}
-	out.unchanged = !created;
-	if (created) {
-		pr_info("revision %llu (%.12s, %zu rules, %zu routes) applied by %s", (unsigned long long)out.revision,
-			hash, p->n_rules, p->n_routes, who);
-		/* Stored is what counts: agents that miss this push get it on reconnect. */
-		err = registry__revision_changed(ctl->reg);
-		if (err)
-			pr_err("revision %llu is stored but could not be sent to agents: %s",
-			       (unsigned long long)out.revision, strerror(-err));
+	p = req->policy ? req->policy : &empty;
+	err = policy__validate(p, ctl->rule_capacity, why, sizeof(why));
+	if (err) {
+		code = control_int__fail(errmsg, errlen, err, "%s", why);
+		goto cleanup;
 	}
-	code = reply(&out.base, resp, errmsg, errlen);
+	err = policy__hash(p, hash);
+	if (!err)
+		err = control_rollout__request(p->rollout, req->gates, &rreq, &sel);
+	if (err) {
+		code = control_int__fail(errmsg, errlen, err, "cannot prepare the policy: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = store__revision_get(ctl->st, 0, false, &newest);
+	if (err && err != -ENOENT) {
+		code = control_int__fail(errmsg, errlen, err, "cannot read the newest revision: %s", strerror(-err));
+		goto cleanup;
+	}
+	out.hash = hash;
+	if (req->dry_run) {
+		/* What an apply would do, with nothing stored and nothing sent. */
+		out.unchanged = newest.revision && strcmp(newest.hash, hash) == 0;
+		out.revision = out.unchanged ? newest.revision : newest.revision + 1;
+		if (!req->no_rollout) {
+			code = control_rollout__plan(ctl, p, hash, &rreq, &out, &plan, errmsg, errlen);
+			if (code)
+				goto cleanup;
+		}
+		code = control_int__reply(&out.base, resp, errmsg, errlen);
+		goto cleanup;
+	}
+	/* Refuse before storing anything when the rollout could not start. */
+	if (!req->no_rollout && rollout__check(ctl->ro, rreq.selector, rreq.n_selector, why, sizeof(why)) == -EBUSY) {
+		code = control_int__fail(errmsg, errlen, -EALREADY,
+					 "%s; or store the revision without rolling it out: apply --no-rollout", why);
+		goto cleanup;
+	}
+	code = store_revision(ctl, peer, req, p, hash, &out, &created, errmsg, errlen);
+	if (code)
+		goto cleanup;
+	out.unchanged = !created;
+	if (created && !req->no_rollout) {
+		authz__who(peer, who, sizeof(who));
+		rreq.revision = out.revision;
+		rreq.author = who;
+		rreq.message = req->message;
+		err = rollout__start(ctl->ro, &rreq, &out.rollout_id, why, sizeof(why));
+		if (err) {
+			code = control_int__fail(errmsg, errlen, err == -EBUSY ? -EALREADY : err,
+						 "revision %llu is stored, but its rollout did not start: %s; start it with: sluicectl rollout start %llu",
+						 (unsigned long long)out.revision, why, (unsigned long long)out.revision);
+			goto cleanup;
+		}
+	}
+	code = control_int__reply(&out.base, resp, errmsg, errlen);
 cleanup:
-	free(blob);
+	control_rollout__plan_release(&plan);
+	free(sel);
 	store_revision__clear(&newest);
 	sluice__v1__apply_policy_request__free_unpacked(req, NULL);
 	return code;
@@ -173,23 +204,23 @@ static enum rpc_code list_revisions(void *user, const struct rpc_peer *peer, con
 	enum rpc_code code;
 	int err;
 
-	code = admit(peer, AUTHZ_READ, "ListRevisions", errmsg, errlen);
+	code = control_int__admit(peer, AUTHZ_READ, "ListRevisions", errmsg, errlen);
 	if (code)
 		return code;
 	req = sluice__v1__list_revisions_request__unpack(NULL, req_len, req_buf);
 	if (!req) {
-		code = fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.ListRevisionsRequest");
+		code = control_int__fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.ListRevisionsRequest");
 		goto cleanup;
 	}
 	err = store__revision_list(ctl->st, req->limit, &revs, &n);
 	if (err) {
-		code = fail(errmsg, errlen, err, "cannot list revisions: %s", strerror(-err));
+		code = control_int__fail(errmsg, errlen, err, "cannot list revisions: %s", strerror(-err));
 		goto cleanup;
 	}
 	infos = calloc(n + 1, sizeof(*infos));
 	ptrs = calloc(n + 1, sizeof(*ptrs));
 	if (!infos || !ptrs) {
-		code = fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
+		code = control_int__fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
 		goto cleanup;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -198,7 +229,7 @@ static enum rpc_code list_revisions(void *user, const struct rpc_peer *peer, con
 	}
 	out.n_revisions = n;
 	out.revisions = ptrs;
-	code = reply(&out.base, resp, errmsg, errlen);
+	code = control_int__reply(&out.base, resp, errmsg, errlen);
 cleanup:
 	free(infos);
 	free(ptrs);
@@ -219,35 +250,35 @@ static enum rpc_code get_revision(void *user, const struct rpc_peer *peer, const
 	enum rpc_code code;
 	int err;
 
-	code = admit(peer, AUTHZ_READ, "GetRevision", errmsg, errlen);
+	code = control_int__admit(peer, AUTHZ_READ, "GetRevision", errmsg, errlen);
 	if (code)
 		return code;
 	req = sluice__v1__get_revision_request__unpack(NULL, req_len, req_buf);
 	if (!req) {
-		code = fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.GetRevisionRequest");
+		code = control_int__fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.GetRevisionRequest");
 		goto cleanup;
 	}
 	err = store__revision_get(ctl->st, req->revision, true, &r);
 	if (err == -ENOENT && req->revision == 0)
-		code = fail(errmsg, errlen, err, "no policy has been applied yet; apply one with: sluicectl apply -f FILE");
+		code = control_int__fail(errmsg, errlen, err, "no policy has been applied yet; apply one with: sluicectl apply -f FILE");
 	else if (err == -ENOENT)
-		code = fail(errmsg, errlen, err, "revision %llu does not exist; see sluicectl get revisions",
+		code = control_int__fail(errmsg, errlen, err, "revision %llu does not exist; see sluicectl get revisions",
 			    (unsigned long long)req->revision);
 	else if (err)
-		code = fail(errmsg, errlen, err, "cannot read revision %llu: %s", (unsigned long long)req->revision,
+		code = control_int__fail(errmsg, errlen, err, "cannot read revision %llu: %s", (unsigned long long)req->revision,
 			    strerror(-err));
 	if (err)
 		goto cleanup;
 	policy = policy__unpack(r.policy, r.policy_len);
 	if (!policy) {
-		code = fail(errmsg, errlen, -EIO, "revision %llu is damaged in the database: its policy does not decode",
+		code = control_int__fail(errmsg, errlen, -EIO, "revision %llu is damaged in the database: its policy does not decode",
 			    (unsigned long long)r.revision);
 		goto cleanup;
 	}
 	revision_info(&info, &r);
 	out.info = &info;
 	out.policy = policy;
-	code = reply(&out.base, resp, errmsg, errlen);
+	code = control_int__reply(&out.base, resp, errmsg, errlen);
 cleanup:
 	policy__free(policy);
 	store_revision__clear(&r);
@@ -298,7 +329,6 @@ static int agent_view_init(struct agent_view *v, const struct store_agent *a)
 	ai->labels = v->entry_ptrs;
 	ai->state = (Sluice__V1__AgentState)a->state;
 	ai->state_since_unix = a->state_since;
-	ai->desired_revision = a->desired_revision;
 	ai->applied_revision = a->applied_revision;
 	ai->applied_hash = (char *)a->applied_hash;
 	ai->last_error = a->last_error ? a->last_error : (char *)"";
@@ -307,8 +337,12 @@ static int agent_view_init(struct agent_view *v, const struct store_agent *a)
 	ai->kernel = a->kernel;
 	ai->n_interfaces = a->n_interfaces;
 	ai->interfaces = a->interfaces;
+	ai->rule_capacity = a->rule_capacity;
+	ai->desired_revision = a->desired_revision == STORE_REVISION_NONE ? 0 : a->desired_revision;
 	if (a->status) /* a status that no longer decodes is left out */
 		ai->status = sluice__v1__status__unpack(NULL, a->status_len, a->status);
+	if (ai->status)
+		ai->cert_not_after_unix = ai->status->cert_not_after_unix;
 	return 0;
 }
 
@@ -339,31 +373,31 @@ static enum rpc_code list_agents(void *user, const struct rpc_peer *peer, const 
 	enum rpc_code code;
 	int err;
 
-	code = admit(peer, AUTHZ_READ, "ListAgents", errmsg, errlen);
+	code = control_int__admit(peer, AUTHZ_READ, "ListAgents", errmsg, errlen);
 	if (code)
 		return code;
 	req = sluice__v1__list_agents_request__unpack(NULL, req_len, req_buf);
 	if (!req) {
-		code = fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.ListAgentsRequest");
+		code = control_int__fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.ListAgentsRequest");
 		goto cleanup;
 	}
 	registry__flush(ctl->reg);
 	err = store__agent_list(ctl->st, &agents, &n);
 	if (err) {
-		code = fail(errmsg, errlen, err, "cannot list agents: %s", strerror(-err));
+		code = control_int__fail(errmsg, errlen, err, "cannot list agents: %s", strerror(-err));
 		goto cleanup;
 	}
 	views = calloc(n + 1, sizeof(*views));
 	ptrs = calloc(n + 1, sizeof(*ptrs));
 	if (!views || !ptrs) {
-		code = fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
+		code = control_int__fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
 		goto cleanup;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!selected(&agents[i], req))
 			continue;
 		if (agent_view_init(&views[used], &agents[i])) {
-			code = fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
+			code = control_int__fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
 			goto cleanup;
 		}
 		ptrs[used] = &views[used].info;
@@ -371,7 +405,7 @@ static enum rpc_code list_agents(void *user, const struct rpc_peer *peer, const 
 	}
 	out.n_agents = used;
 	out.agents = ptrs;
-	code = reply(&out.base, resp, errmsg, errlen);
+	code = control_int__reply(&out.base, resp, errmsg, errlen);
 cleanup:
 	for (size_t i = 0; views && i < used; i++)
 		agent_view_release(&views[i]);
@@ -393,30 +427,152 @@ static enum rpc_code get_agent(void *user, const struct rpc_peer *peer, const ui
 	enum rpc_code code;
 	int err;
 
-	code = admit(peer, AUTHZ_READ, "GetAgent", errmsg, errlen);
+	code = control_int__admit(peer, AUTHZ_READ, "GetAgent", errmsg, errlen);
 	if (code)
 		return code;
 	req = sluice__v1__get_agent_request__unpack(NULL, req_len, req_buf);
 	if (!req) {
-		code = fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.GetAgentRequest");
+		code = control_int__fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.GetAgentRequest");
 		goto cleanup;
 	}
 	registry__flush(ctl->reg);
 	err = store__agent_get(ctl->st, req->node_id, &a);
 	if (err == -ENOENT)
-		code = fail(errmsg, errlen, err, "agent '%s' is not known; see sluicectl get agents", req->node_id);
+		code = control_int__fail(errmsg, errlen, err, "agent '%s' is not known; see sluicectl get agents", req->node_id);
 	else if (err)
-		code = fail(errmsg, errlen, err, "cannot read agent '%s': %s", req->node_id, strerror(-err));
+		code = control_int__fail(errmsg, errlen, err, "cannot read agent '%s': %s", req->node_id, strerror(-err));
 	else if (agent_view_init(&view, &a))
-		code = fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
+		code = control_int__fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
 	if (code)
 		goto cleanup;
 	out.agent = &view.info;
-	code = reply(&out.base, resp, errmsg, errlen);
+	code = control_int__reply(&out.base, resp, errmsg, errlen);
 cleanup:
 	agent_view_release(&view);
 	store_agent__clear(&a);
 	sluice__v1__get_agent_request__free_unpacked(req, NULL);
+	return code;
+}
+
+/* Forgets a node that is not connected; its record goes with an audit row, in one
+ * transaction. */
+static enum rpc_code remove_agent(void *user, const struct rpc_peer *peer, const uint8_t *req_buf, size_t req_len,
+				  struct rpc_buf *resp, char *errmsg, size_t errlen)
+{
+	struct control *ctl = user;
+	Sluice__V1__RemoveAgentRequest *req = NULL;
+	Sluice__V1__RemoveAgentResponse out = SLUICE__V1__REMOVE_AGENT_RESPONSE__INIT;
+	struct store_audit_new audit = { 0 };
+	struct store_agent a = { 0 };
+	char who[300], object[300], detail[200];
+	enum rpc_code code;
+	int err;
+
+	code = control_int__admit(peer, AUTHZ_ADMIN, "RemoveAgent", errmsg, errlen);
+	if (code)
+		return code;
+	req = sluice__v1__remove_agent_request__unpack(NULL, req_len, req_buf);
+	if (!req) {
+		code = control_int__fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.RemoveAgentRequest");
+		goto cleanup;
+	}
+	if (registry__agent(ctl->reg, req->node_id)) {
+		code = control_int__fail(errmsg, errlen, -EALREADY,
+					 "agent '%s' is connected; stop it first (and retire its certificate, or it registers again), then remove it",
+					 req->node_id);
+		goto cleanup;
+	}
+	registry__flush(ctl->reg); /* a record still waiting to be written must not come back */
+	err = store__agent_get(ctl->st, req->node_id, &a);
+	if (err == -ENOENT) {
+		code = control_int__fail(errmsg, errlen, err, "agent '%s' is not known; see sluicectl get agents",
+					 req->node_id);
+		goto cleanup;
+	} else if (err) {
+		code = control_int__fail(errmsg, errlen, err, "cannot read agent '%s': %s", req->node_id, strerror(-err));
+		goto cleanup;
+	}
+	authz__who(peer, who, sizeof(who));
+	snprintf(object, sizeof(object), "agent %s", a.node_id);
+	snprintf(detail, sizeof(detail), "was %s at revision %llu", store_agent_state__name(a.state),
+		 (unsigned long long)a.applied_revision);
+	audit.time = (int64_t)time(NULL);
+	audit.who = who;
+	audit.action = "agent-remove";
+	audit.object = object;
+	audit.detail = detail;
+	audit.before_hash = a.applied_hash;
+	audit.after_hash = "";
+	err = store__agent_delete(ctl->st, a.node_id, &audit);
+	if (err) {
+		code = control_int__fail(errmsg, errlen, err, "cannot remove agent '%s': %s; nothing was changed",
+					 req->node_id, strerror(-err));
+		goto cleanup;
+	}
+	pr_info("agent '%s' removed by %s", a.node_id, who);
+	out.applied_hash = a.applied_hash;
+	code = control_int__reply(&out.base, resp, errmsg, errlen);
+cleanup:
+	store_agent__clear(&a);
+	sluice__v1__remove_agent_request__free_unpacked(req, NULL);
+	return code;
+}
+
+/* ---- audit ------------------------------------------------------------------------- */
+
+static enum rpc_code list_audit(void *user, const struct rpc_peer *peer, const uint8_t *req_buf, size_t req_len,
+				struct rpc_buf *resp, char *errmsg, size_t errlen)
+{
+	struct control *ctl = user;
+	Sluice__V1__ListAuditRequest *req = NULL;
+	Sluice__V1__ListAuditResponse out = SLUICE__V1__LIST_AUDIT_RESPONSE__INIT;
+	Sluice__V1__AuditEntry *entries = NULL, **ptrs = NULL;
+	struct store_audit *rows = NULL;
+	size_t n = 0;
+	enum rpc_code code;
+	int err;
+
+	code = control_int__admit(peer, AUTHZ_READ, "ListAudit", errmsg, errlen);
+	if (code)
+		return code;
+	req = sluice__v1__list_audit_request__unpack(NULL, req_len, req_buf);
+	if (!req) {
+		code = control_int__fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.ListAuditRequest");
+		goto cleanup;
+	}
+	err = store__audit_list(ctl->st, req->limit, req->since_unix, &rows, &n);
+	if (err) {
+		code = control_int__fail(errmsg, errlen, err, "cannot read the audit log: %s", strerror(-err));
+		goto cleanup;
+	}
+	entries = calloc(n + 1, sizeof(*entries));
+	ptrs = calloc(n + 1, sizeof(*ptrs));
+	if (!entries || !ptrs) {
+		code = control_int__fail(errmsg, errlen, -ENOMEM, "the controller is out of memory");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		Sluice__V1__AuditEntry *e = &entries[i];
+
+		sluice__v1__audit_entry__init(e);
+		e->id = rows[i].id;
+		e->time_unix = rows[i].time;
+		e->who = rows[i].who;
+		e->action = rows[i].action;
+		e->object = rows[i].object;
+		e->detail = rows[i].detail;
+		e->before_hash = rows[i].before_hash;
+		e->after_hash = rows[i].after_hash;
+		ptrs[i] = e;
+	}
+	out.n_entries = n;
+	out.entries = ptrs;
+	code = control_int__reply(&out.base, resp, errmsg, errlen);
+cleanup:
+	free(entries);
+	free(ptrs);
+	store_audit__free_array(rows, n);
+	sluice__v1__list_audit_request__free_unpacked(req, NULL);
 	return code;
 }
 
@@ -427,7 +583,8 @@ int control__register(struct rpc_server *srv, struct control *ctl)
 		rpc_unary_fn fn;
 	} methods[] = {
 		{ "ApplyPolicy", apply_policy },   { "ListRevisions", list_revisions }, { "GetRevision", get_revision },
-		{ "ListAgents", list_agents },     { "GetAgent", get_agent },
+		{ "ListAgents", list_agents },     { "GetAgent", get_agent },	      { "ListAudit", list_audit },
+		{ "RemoveAgent", remove_agent },
 	};
 	char path[128];
 	int err;
@@ -438,5 +595,5 @@ int control__register(struct rpc_server *srv, struct control *ctl)
 		if (err)
 			return err;
 	}
-	return 0;
+	return control_rollout__register(srv, ctl);
 }

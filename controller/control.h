@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * control.h — the operator's API (sluice.v1.ControlService, proto/sluice/v1/control.proto):
- * ApplyPolicy, ListRevisions, GetRevision, ListAgents and GetAgent, as unary handlers
+ * ApplyPolicy, ListRevisions, GetRevision, ListAgents, GetAgent, RemoveAgent and ListAudit, as unary handlers
  * on the rpc server thread. Reads come from the store; ApplyPolicy validates, stores
  * a revision when the content changed and hands it to the agent registry.
  */
@@ -12,6 +12,7 @@
 
 #include "common/rpc.h"
 #include "registry.h"
+#include "rollout.h"
 #include "store.h"
 
 #define CONTROL_SERVICE "/sluice.v1.ControlService/"
@@ -20,6 +21,7 @@
 struct control {
 	struct store *st;
 	struct registry *reg;
+	struct rollout_engine *ro;
 	uint32_t rule_capacity; /* rules a policy may have (the fleet's capacity) */
 };
 

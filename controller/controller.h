@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/metrics.h"
 #include "common/rpc.h"
 
 struct controller_opts {
@@ -17,8 +18,9 @@ struct controller_opts {
 	const char *db_path;       /* SQLite database file; its directory must exist */
 	const struct rpc_tls *tls; /* mTLS files; NULL: plaintext (--insecure) */
 	uint32_t rule_capacity;    /* rules a policy may hold; 0: POLICY_DEFAULT_CAPACITY */
-	int keepalive_ms;          /* ping idle agent connections this often; 0: rpc default (2 s) */
-	int keepalive_timeout_ms;  /* an unanswered ping ends the connection; 0: rpc default (3 s) */
+	int keepalive_ms;          /* ping idle agent connections this often; 0: 5 s */
+	int keepalive_timeout_ms;  /* an unanswered ping ends the connection; 0: 5 s */
+	struct metrics *metrics;   /* registry to add the controller's metrics to; NULL: none */
 };
 
 struct controller;
@@ -34,6 +36,18 @@ struct controller *controller__start(const struct controller_opts *opts, char *e
 
 /* The port the server is bound to. */
 int controller__port(const struct controller *c);
+
+/*
+ * Reloads the TLS certificate, key and CA from their files (SIGHUP): connections made
+ * from now on use them; open agent streams are left as they are, and so is every
+ * datapath. Checks the files first and warns when the new certificate expires within
+ * CERT_WARN_DAYS. Thread-safe. 0, -EOPNOTSUPP under --insecure, or -errno with one line
+ * in err (the running credentials stay).
+ */
+int controller__reload_tls(struct controller *c, char *err, size_t errlen);
+
+/* When the certificate served now expires (unix seconds; 0: plaintext or unknown). */
+int64_t controller__cert_not_after(const struct controller *c);
 
 /* Stops serving (every agent stream ends and its agent goes OFFLINE), writes what is
  * pending, closes the database. Accepts NULL. Not from the server thread. */

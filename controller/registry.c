@@ -3,9 +3,12 @@
  * registry.c — see registry.h. One struct conn per agent stream; the ones that said
  * Hello are in a list (for fan-out and the tick) and in a hash table by node id.
  * reconcile() is the one place that decides what an agent should be sent and which
- * state it is in; every event (Hello, Ack, Nack, new revision, tick) ends there.
+ * state it is in; every event (Hello, Ack, Nack, new desired revision, tick) ends there.
+ * Changed records wait in a dirty list and are written in one transaction per flush; a
+ * closed stream whose record is still unwritten stays there (a "zombie") until then.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,11 +19,14 @@
 
 #include "sluice/v1/agent.pb-c.h"
 
+#include "common/cert.h"
 #include "common/log.h"
 #include "authz.h"
 #include "registry.h"
+#include "revcache.h"
 
-#define BUCKETS 1024
+#define BUCKETS 16384
+#define REGISTRY_TRIM_MS 5000
 #define MAX_NODE_ID 253
 
 struct conn {
@@ -31,26 +37,35 @@ struct conn {
 	bool ended;                /* we finished the stream: ignore what still arrives */
 	struct store_agent a;      /* the node's record while this stream holds it */
 	uint64_t nonce;            /* of the PolicyUpdate awaiting an answer; 0: none */
-	uint64_t sent_rev;         /* ... and its revision and hash */
+	uint64_t sent_rev;         /* ... the desired revision it carried, and its hash */
+	struct timespec sent_at;   /* ... and when it was queued (push latency) */
 	char sent_hash[STORE_HASH_HEX];
 	bool held;                 /* an update waits for the send queue to drain */
+	bool dirty;                /* in reg->dirty: the record is not yet written */
+	bool zombie;               /* the stream is gone; freed after the next write */
 	bool seen_dirty;           /* last_seen not yet written */
 	bool status_dirty;         /* a.status not yet written */
+	struct registry_counters cnt[2]; /* newest and previous Status counters */
+	int64_t cert_not_after;    /* the agent's certificate expiry as it last reported it; 0: unknown */
 	struct conn *prev, *next;  /* registered streams */
 	struct conn *hnext;        /* hash bucket chain */
 };
 
 struct registry {
 	struct store *st;
-	uint64_t rev; /* newest revision (0: none yet), what every agent should run */
-	char hash[STORE_HASH_HEX];
-	uint8_t *update; /* it as a packed ControllerMessage (see build_update) */
-	size_t update_len;
-	size_t nonce_at; /* where the nonce goes in update */
+	struct revcache *revs;
+	struct registry_hooks hooks;
+	struct registry_observer obs;
+	struct registry_telemetry tel;
 	uint64_t last_nonce;
 	int64_t flushed_ms;
+	int64_t trimmed_ms;
+	size_t n_conns;
 	struct conn *head;
 	struct conn *buckets[BUCKETS];
+	struct conn **dirty; /* records to write, zombies included */
+	size_t n_dirty, cap_dirty;
+	size_t n_zombies;
 };
 
 static int64_t now_ms(void)
@@ -91,6 +106,7 @@ static void attach(struct registry *reg, struct conn *c)
 		reg->head->prev = c;
 	reg->head = c;
 	c->registered = true;
+	reg->n_conns++;
 }
 
 static void detach(struct registry *reg, struct conn *c)
@@ -109,6 +125,7 @@ static void detach(struct registry *reg, struct conn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = c->hnext = NULL;
 	c->registered = false;
+	reg->n_conns--;
 }
 
 /* Finishes the stream with code and a message; later messages on it are ignored. */
@@ -125,11 +142,34 @@ __attribute__((format(printf, 3, 4))) static void end(struct conn *c, enum rpc_c
 	c->ended = true;
 }
 
+/* The record changed: write it with the next flush. */
 static void put(struct conn *c)
 {
-	/* On failure the store has logged why; memory stays right and the next change
-	 * writes the whole record again. */
-	store__agent_put(c->reg->st, &c->a);
+	struct registry *reg = c->reg;
+	struct conn **v;
+	size_t cap;
+
+	if (c->dirty)
+		return;
+	if (reg->n_dirty == reg->cap_dirty) {
+		cap = reg->cap_dirty ? reg->cap_dirty * 2 : 64;
+		v = realloc(reg->dirty, cap * sizeof(*v));
+		if (!v) {
+			/* Memory stays right; the record is written with its next change. */
+			pr_warn("agent '%s': out of memory queueing its record for the store", c->a.node_id);
+			return;
+		}
+		reg->dirty = v;
+		reg->cap_dirty = cap;
+	}
+	reg->dirty[reg->n_dirty++] = c;
+	c->dirty = true;
+}
+
+static void conn_free(struct conn *c)
+{
+	store_agent__clear(&c->a);
+	free(c);
 }
 
 /* Writes last_seen (and the status when it changed) of the n conns in one batch. */
@@ -157,11 +197,46 @@ static void write_seen(struct registry *reg, struct conn **v, size_t n)
 	free(seen);
 }
 
+/* Writes the dirty records (and the liveness of zombies) and frees the zombies. On a
+ * store error the records stay right in memory and are written with their next change. */
+static void flush_dirty(struct registry *reg)
+{
+	const struct store_agent **recs;
+	struct conn **zombies;
+	size_t nz = 0;
+
+	if (reg->n_dirty == 0)
+		return;
+	recs = calloc(reg->n_dirty, sizeof(*recs));
+	zombies = calloc(reg->n_zombies + 1, sizeof(*zombies));
+	if (recs && zombies) {
+		for (size_t i = 0; i < reg->n_dirty; i++) {
+			recs[i] = &reg->dirty[i]->a;
+			if (reg->dirty[i]->zombie && (reg->dirty[i]->seen_dirty || reg->dirty[i]->status_dirty))
+				zombies[nz++] = reg->dirty[i];
+		}
+		store__agent_put_many(reg->st, recs, reg->n_dirty);
+		write_seen(reg, zombies, nz);
+	}
+	for (size_t i = 0; i < reg->n_dirty; i++) {
+		struct conn *c = reg->dirty[i];
+
+		c->dirty = false;
+		if (c->zombie)
+			conn_free(c);
+	}
+	reg->n_dirty = 0;
+	reg->n_zombies = 0;
+	free(recs);
+	free(zombies);
+}
+
 void registry__flush(struct registry *reg)
 {
 	struct conn **v = NULL;
 	size_t n = 0, cap = 0;
 
+	flush_dirty(reg);
 	for (struct conn *c = reg->head; c; c = c->next)
 		cap += c->seen_dirty || c->status_dirty;
 	if (cap && (v = calloc(cap, sizeof(*v)))) {
@@ -175,118 +250,69 @@ void registry__flush(struct registry *reg)
 	reg->flushed_ms = now_ms();
 }
 
-static size_t varint_len(uint64_t v)
-{
-	size_t n = 1;
-
-	for (; v >= 0x80; v >>= 7)
-		n++;
-	return n;
-}
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	for (; v >= 0x80; v >>= 7)
-		p[n++] = (uint8_t)(v | 0x80);
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
-#define NONCE_BYTES 10 /* a uint64 varint in its longest form */
-
-/*
- * Encodes ControllerMessage{update: PolicyUpdate{revision, hash, nonce, policy}} for
- * the newest revision once, around the stored bytes (which already are the packed
- * Policy), instead of packing the whole policy again for every agent. The nonce is
- * written as a 10-byte varint, a form every protobuf decoder accepts, so a send only
- * rewrites those bytes in place. 0 or -ENOMEM.
- */
-static int build_update(struct registry *reg, const struct store_revision *r)
-{
-	Sluice__V1__PolicyUpdate u = SLUICE__V1__POLICY_UPDATE__INIT;
-	size_t head, body, total, nonce_at;
-	uint8_t *buf, *p;
-
-	u.revision = r->revision;
-	u.hash = (char *)r->hash;
-	head = sluice__v1__policy_update__get_packed_size(&u); /* fields 1 and 2 */
-	body = head + 1 + NONCE_BYTES + 1 + varint_len(r->policy_len) + r->policy_len;
-	total = 1 + varint_len(body) + body;
-	buf = malloc(total);
-	if (!buf)
-		return -ENOMEM;
-	p = buf;
-	*p++ = (1 << 3) | 2; /* ControllerMessage.update, length-delimited */
-	p += put_varint(p, body);
-	p += sluice__v1__policy_update__pack(&u, p);
-	*p++ = 3 << 3; /* PolicyUpdate.nonce, varint */
-	nonce_at = (size_t)(p - buf);
-	p += NONCE_BYTES;
-	*p++ = (4 << 3) | 2; /* PolicyUpdate.policy, length-delimited */
-	p += put_varint(p, r->policy_len);
-	if (r->policy_len)
-		memcpy(p, r->policy, r->policy_len);
-	free(reg->update);
-	reg->update = buf;
-	reg->update_len = total;
-	reg->nonce_at = nonce_at;
-	reg->rev = r->revision;
-	memcpy(reg->hash, r->hash, sizeof(reg->hash));
-	return 0;
-}
-
-/* Sends the newest revision to c under a new nonce. 0 or -errno. */
-static int send_update(struct conn *c)
+/* Sends e to c under a new nonce. 0 or -errno. */
+static int send_update(struct conn *c, struct revcache_entry *e)
 {
 	struct registry *reg = c->reg;
 	uint64_t nonce = ++reg->last_nonce;
-	uint8_t *p = reg->update + reg->nonce_at;
 	int err;
 
-	for (int i = 0; i < NONCE_BYTES - 1; i++, nonce >>= 7)
-		p[i] = (uint8_t)(nonce | 0x80);
-	p[NONCE_BYTES - 1] = (uint8_t)nonce;
-	err = rpc_stream__send(c->s, reg->update, reg->update_len);
+	revcache__set_nonce(e, nonce);
+	err = rpc_stream__send(c->s, e->msg, e->len);
 	if (err)
 		return err;
-	c->nonce = reg->last_nonce;
-	c->sent_rev = reg->rev;
-	snprintf(c->sent_hash, sizeof(c->sent_hash), "%s", reg->hash);
-	pr_debug("agent '%s': sent revision %llu (nonce %llu)", c->a.node_id, (unsigned long long)reg->rev,
-		 (unsigned long long)c->nonce);
+	c->nonce = nonce;
+	c->sent_rev = e->rev;
+	clock_gettime(CLOCK_MONOTONIC, &c->sent_at);
+	snprintf(c->sent_hash, sizeof(c->sent_hash), "%s", e->hash);
+	pr_debug("agent '%s': sent revision %llu (nonce %llu)", c->a.node_id, (unsigned long long)e->wire_rev,
+		 (unsigned long long)nonce);
 	return 0;
 }
 
+/* Does the agent run the content of e? An agent that never ran anything runs the
+ * empty policy. */
+static bool runs(const struct conn *c, const struct revcache_entry *e)
+{
+	if (strcmp(c->a.applied_hash, e->hash) == 0)
+		return true;
+	return !c->a.applied_hash[0] && strcmp(e->hash, revcache__empty_hash(c->reg->revs)) == 0;
+}
+
 /*
- * Decides what c should get and which state it is in, sends the newest revision
- * when it is due, and writes the record when it changed (or when changed is set by
- * a caller that modified it).
+ * Decides what c should get and which state it is in, sends its desired revision when
+ * it is due, and queues the record for writing when it changed (or when changed is set
+ * by a caller that modified it).
  */
 static void reconcile(struct conn *c, bool changed)
 {
 	struct registry *reg = c->reg;
 	struct store_agent *a = &c->a;
 	enum store_agent_state want = STORE_AGENT_PENDING;
+	struct revcache_entry *e = NULL;
 
-	if (a->desired_revision != reg->rev) {
-		a->desired_revision = reg->rev;
-		changed = true;
-	}
 	c->held = false;
-	if (reg->rev == 0 || strcmp(a->applied_hash, reg->hash) == 0)
-		want = STORE_AGENT_SYNCED; /* already runs that content: send nothing */
-	else if (a->nacked_revision >= reg->rev)
-		want = STORE_AGENT_NACKED; /* refused it: wait for a newer revision */
-	else if (c->nonce && c->sent_rev == reg->rev)
+	if (a->desired_revision != 0) {
+		e = revcache__get(reg->revs, a->desired_revision);
+		if (!e)
+			pr_warn("agent '%s': its desired revision %llu cannot be read: %s", a->node_id,
+				(unsigned long long)a->desired_revision, strerror(errno));
+	}
+	if (a->desired_revision == 0 || (e && runs(c, e)))
+		want = STORE_AGENT_SYNCED; /* nothing wanted, or already runs that content: send nothing */
+	else if (!e)
+		; /* stays PENDING; a later change of desired revision retries */
+	else if (a->nacked_revision == a->desired_revision)
+		want = STORE_AGENT_NACKED; /* refused it: wait for a different revision */
+	else if (c->nonce && c->sent_rev == a->desired_revision)
 		; /* sent; waiting for the answer */
-	else if (rpc_stream__queued(c->s) > 0 || send_update(c) != 0)
+	else if (rpc_stream__queued(c->s) > 0 || send_update(c, e) != 0)
 		c->held = true; /* an update is still queued: coalesce, the tick sends the newest */
 	if (want != a->state) {
 		pr_info("agent '%s': %s -> %s (desired revision %llu, applied %llu)", a->node_id,
 			store_agent_state__name(a->state), store_agent_state__name(want),
-			(unsigned long long)a->desired_revision, (unsigned long long)a->applied_revision);
+			(unsigned long long)(a->desired_revision == STORE_REVISION_NONE ? 0 : a->desired_revision),
+			(unsigned long long)a->applied_revision);
 		a->state = want;
 		a->state_since = time(NULL);
 		changed = true;
@@ -344,6 +370,7 @@ static int load_agent(struct conn *c, const Sluice__V1__Hello *h)
 	}
 	a->applied_revision = h->applied_revision;
 	snprintf(a->applied_hash, sizeof(a->applied_hash), "%s", h->applied_hash);
+	a->rule_capacity = h->rule_capacity;
 	a->last_seen = time(NULL);
 	if (known) { /* carry over what Hello does not say */
 		a->state = old.state;
@@ -363,6 +390,18 @@ cleanup:
 	return err;
 }
 
+/* The agent told when its certificate expires (Hello, or a Status after it reloaded). */
+static void cert_reported(struct conn *c, int64_t not_after)
+{
+	char what[MAX_NODE_ID + 64];
+
+	if (not_after == c->cert_not_after)
+		return;
+	c->cert_not_after = not_after;
+	snprintf(what, sizeof(what), "agent '%s': its certificate", c->a.node_id);
+	cert__warn_expiry(what, not_after, (int64_t)time(NULL));
+}
+
 static void on_hello(struct conn *c, const Sluice__V1__Hello *h)
 {
 	struct registry *reg = c->reg;
@@ -377,6 +416,12 @@ static void on_hello(struct conn *c, const Sluice__V1__Hello *h)
 		return;
 	}
 	if (authz__agent(&c->peer, h->node_id, why, sizeof(why))) {
+		if (reg->hooks.denied) {
+			char object[MAX_NODE_ID + 40];
+
+			snprintf(object, sizeof(object), "agent stream as node '%s'", h->node_id);
+			reg->hooks.denied(reg->hooks.denied_ctx, &c->peer, object, why);
+		}
 		end(c, RPC_PERMISSION_DENIED, "%s", why);
 		return;
 	}
@@ -386,6 +431,9 @@ static void on_hello(struct conn *c, const Sluice__V1__Hello *h)
 		detach(reg, old);
 		end(old, RPC_ABORTED, "replaced by a newer stream from node '%s' (%s)", h->node_id, c->peer.address);
 	}
+	/* What the store says must be current before the record is loaded from it. */
+	if ((old && old->dirty) || reg->n_zombies)
+		flush_dirty(reg);
 	err = load_agent(c, h);
 	if (err) {
 		end(c, rpc_code__from_errno(err), "the controller cannot load node '%s' (%s); retry later", h->node_id,
@@ -393,9 +441,14 @@ static void on_hello(struct conn *c, const Sluice__V1__Hello *h)
 		return;
 	}
 	attach(reg, c);
+	if (reg->hooks.select)
+		c->a.desired_revision = reg->hooks.select(reg->hooks.ctx, &c->a);
 	pr_info("agent '%s' connected from %s (version %s, kernel %s, applied revision %llu)", c->a.node_id,
 		c->peer.address, c->a.agent_version, c->a.kernel, (unsigned long long)c->a.applied_revision);
+	cert_reported(c, h->cert_not_after_unix);
 	reconcile(c, true);
+	if (reg->tel.hello && !c->ended)
+		reg->tel.hello(reg->tel.ctx, c->a.node_id, c->s);
 }
 
 /* The answer to the update in flight? Older nonces are stale: a newer update
@@ -409,12 +462,26 @@ static bool answers_current(struct conn *c, uint64_t nonce, const char *what)
 	return false;
 }
 
+/* Tells the observer that the update in flight was answered. */
+static void answered(struct conn *c, bool acked)
+{
+	const struct registry_observer *o = &c->reg->obs;
+	struct timespec now;
+
+	if (!o->answered)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	o->answered(o->ctx, c->a.node_id, acked,
+		    (double)(now.tv_sec - c->sent_at.tv_sec) + (double)(now.tv_nsec - c->sent_at.tv_nsec) / 1e9);
+}
+
 static void on_ack(struct conn *c, const Sluice__V1__Ack *ack)
 {
 	if (!answers_current(c, ack->nonce, "Ack"))
 		return;
+	answered(c, true);
 	c->nonce = 0;
-	c->a.applied_revision = c->sent_rev;
+	c->a.applied_revision = c->sent_rev == STORE_REVISION_NONE ? 0 : c->sent_rev;
 	memcpy(c->a.applied_hash, c->sent_hash, sizeof(c->a.applied_hash));
 	free(c->a.last_error);
 	c->a.last_error = NULL;
@@ -427,6 +494,7 @@ static void on_nack(struct conn *c, const Sluice__V1__Nack *nack)
 
 	if (!answers_current(c, nack->nonce, "Nack"))
 		return;
+	answered(c, false);
 	c->nonce = 0;
 	if (nack->error[0])
 		e = strdup(nack->error);
@@ -435,9 +503,32 @@ static void on_nack(struct conn *c, const Sluice__V1__Nack *nack)
 	free(c->a.last_error);
 	c->a.last_error = e;
 	c->a.nacked_revision = c->sent_rev;
-	pr_warn("agent '%s' refused revision %llu: %s", c->a.node_id, (unsigned long long)c->sent_rev,
-		e ? e : "?");
+	pr_warn("agent '%s' refused revision %llu: %s", c->a.node_id,
+		(unsigned long long)(c->sent_rev == STORE_REVISION_NONE ? 0 : c->sent_rev), e ? e : "?");
 	reconcile(c, true);
+}
+
+/* Keeps the datapath counters of a report, for drop-rate gates. */
+static void take_counters(struct conn *c, const Sluice__V1__Status *s)
+{
+	struct registry_counters n = { .time = s->unix_time ? (int64_t)s->unix_time : time(NULL) };
+	bool seen = false;
+
+	for (size_t i = 0; i < s->n_drop_reasons; i++) {
+		const char *k = s->drop_reasons[i]->key;
+
+		if (strcmp(k, "packets") == 0) {
+			n.packets = s->drop_reasons[i]->value;
+			seen = true;
+		} else if (strcmp(k, "drop_rule") == 0 || strcmp(k, "drop_rate_limit") == 0) {
+			n.drops += s->drop_reasons[i]->value;
+		}
+	}
+	if (!seen)
+		return;
+	n.valid = true;
+	c->cnt[1] = c->cnt[0];
+	c->cnt[0] = n;
 }
 
 static void on_status(struct conn *c, const Sluice__V1__Status *s)
@@ -445,6 +536,9 @@ static void on_status(struct conn *c, const Sluice__V1__Status *s)
 	size_t len = sluice__v1__status__get_packed_size(s);
 	uint8_t *buf = malloc(len ? len : 1);
 
+	take_counters(c, s);
+	if (s->cert_not_after_unix)
+		cert_reported(c, s->cert_not_after_unix);
 	if (!buf)
 		return;
 	sluice__v1__status__pack(s, buf);
@@ -503,6 +597,12 @@ static void stream_message(void *user, struct rpc_stream *s, void *stream_user, 
 	case SLUICE__V1__AGENT_MESSAGE__MSG_STATUS:
 		on_status(c, m->status);
 		break;
+	case SLUICE__V1__AGENT_MESSAGE__MSG_API_USAGE:
+	case SLUICE__V1__AGENT_MESSAGE__MSG_ALERT:
+	case SLUICE__V1__AGENT_MESSAGE__MSG_BASELINES:
+		if (c->reg->tel.message)
+			c->reg->tel.message(c->reg->tel.ctx, c->a.node_id, m);
+		break;
 	default:
 		break; /* a newer agent's message kind: liveness only */
 	}
@@ -515,15 +615,19 @@ static void stream_close(void *user, struct rpc_stream *s, void *stream_user)
 	struct conn *c = stream_user;
 
 	if (c->registered) {
-		write_seen(c->reg, &c, 1);
 		detach(c->reg, c);
 		c->a.state = STORE_AGENT_OFFLINE;
 		c->a.state_since = time(NULL);
 		put(c);
 		pr_info("agent '%s' disconnected", c->a.node_id);
 	}
-	store_agent__clear(&c->a);
-	free(c);
+	c->s = NULL;
+	if (c->dirty) { /* written (and freed) with the next flush */
+		c->zombie = true;
+		c->reg->n_zombies++;
+		return;
+	}
+	conn_free(c);
 }
 
 static const struct rpc_stream_ops stream_ops = {
@@ -534,41 +638,24 @@ static const struct rpc_stream_ops stream_ops = {
 
 /* ---- registry ----------------------------------------------------------------------- */
 
-/* Loads the newest revision into reg. 0 or -errno; no revision yet is not an error. */
-static int load_newest(struct registry *reg)
-{
-	struct store_revision r;
-	int err = store__revision_get(reg->st, 0, true, &r);
-
-	if (err == -ENOENT)
-		return 0;
-	if (err)
-		return err;
-	err = build_update(reg, &r);
-	store_revision__clear(&r);
-	return err;
-}
-
 struct registry *registry__new(struct store *st)
 {
 	struct registry *reg = calloc(1, sizeof(*reg));
-	int err;
 
 	if (!reg)
 		return NULL;
 	reg->st = st;
+	reg->revs = revcache__new(st);
+	if (!reg->revs) {
+		free(reg);
+		return NULL;
+	}
 	/* Nonces start at a random point so answers meant for a previous controller
 	 * process never match one of ours. */
 	if (getrandom(&reg->last_nonce, sizeof(reg->last_nonce), 0) != sizeof(reg->last_nonce))
 		reg->last_nonce = (uint64_t)time(NULL) << 20;
 	reg->last_nonce >>= 1; /* room to count up without wrapping to 0 */
 	reg->flushed_ms = now_ms();
-	err = load_newest(reg);
-	if (err) {
-		registry__free(reg);
-		errno = -err;
-		return NULL;
-	}
 	return reg;
 }
 
@@ -577,7 +664,8 @@ void registry__free(struct registry *reg)
 	if (!reg)
 		return;
 	registry__flush(reg);
-	free(reg->update);
+	revcache__free(reg->revs);
+	free(reg->dirty);
 	free(reg);
 }
 
@@ -586,23 +674,86 @@ int registry__register(struct registry *reg, struct rpc_server *srv)
 	return rpc_server__add_stream(srv, REGISTRY_CONNECT_METHOD, &stream_ops, reg);
 }
 
-int registry__revision_changed(struct registry *reg)
+void registry__set_hooks(struct registry *reg, const struct registry_hooks *hooks)
 {
-	int err = load_newest(reg);
+	if (hooks)
+		reg->hooks = *hooks;
+	else
+		memset(&reg->hooks, 0, sizeof(reg->hooks));
+}
 
-	if (err)
-		return err;
+void registry__set_telemetry(struct registry *reg, const struct registry_telemetry *t)
+{
+	if (t)
+		reg->tel = *t;
+	else
+		memset(&reg->tel, 0, sizeof(reg->tel));
+}
+
+void registry__set_observer(struct registry *reg, const struct registry_observer *obs)
+{
+	if (obs)
+		reg->obs = *obs;
+	else
+		memset(&reg->obs, 0, sizeof(reg->obs));
+}
+
+const struct store_agent *registry__agent(const struct registry *reg, const char *node_id)
+{
+	struct conn *c = lookup((struct registry *)reg, node_id);
+
+	return c ? &c->a : NULL;
+}
+
+void registry__foreach(const struct registry *reg, void (*fn)(void *arg, const struct store_agent *a), void *arg)
+{
 	for (struct conn *c = reg->head; c; c = c->next)
-		reconcile(c, false);
+		fn(arg, &c->a);
+}
+
+size_t registry__count(const struct registry *reg)
+{
+	return reg->n_conns;
+}
+
+void registry__set_desired(struct registry *reg, const char *node_id, uint64_t rev)
+{
+	struct conn *c = lookup(reg, node_id);
+
+	if (!c || c->ended || c->a.desired_revision == rev)
+		return;
+	c->a.desired_revision = rev;
+	reconcile(c, true);
+}
+
+int registry__counters(const struct registry *reg, const char *node_id, struct registry_counters *newest,
+		       struct registry_counters *previous)
+{
+	struct conn *c = lookup((struct registry *)reg, node_id);
+
+	if (!c)
+		return -ENOENT;
+	if (newest)
+		*newest = c->cnt[0];
+	if (previous)
+		*previous = c->cnt[1];
 	return 0;
 }
 
 void registry__tick(struct registry *reg)
 {
 	for (struct conn *c = reg->head; c; c = c->next) {
-		if (c->held && rpc_stream__queued(c->s) == 0)
+		if (c->held && !c->ended && rpc_stream__queued(c->s) == 0)
 			reconcile(c, false);
 	}
 	if (now_ms() - reg->flushed_ms >= REGISTRY_SEEN_FLUSH_MS)
 		registry__flush(reg);
+	else
+		flush_dirty(reg);
+	/* A fan-out to thousands of agents, or a listing of them, frees as much as it took;
+	 * give that back to the system now and then rather than keep it as heap. */
+	if (now_ms() - reg->trimmed_ms >= REGISTRY_TRIM_MS) {
+		malloc_trim(0);
+		reg->trimmed_ms = now_ms();
+	}
 }

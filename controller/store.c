@@ -2,7 +2,8 @@
 /*
  * store.c — store.h on one SQLite database: the lock file, connection settings, the
  * schema migrations, the prepared-statement cache, and the revision and audit
- * queries. The agent rows and their JSON columns are in store_agents.c.
+ * queries. The agent rows and their JSON columns are in store_agents.c, rollouts in
+ * store_rollouts.c, alerts, API usage and baselines in store_monitor.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +63,93 @@ static const char *const migrations[] = {
 	" detail TEXT NOT NULL DEFAULT '',"
 	" before_hash TEXT NOT NULL DEFAULT '',"
 	" after_hash TEXT NOT NULL DEFAULT '');",
+	/* 2: rollouts with their waves and agents; the agents' capacity; keyed audit rows */
+	"ALTER TABLE agents ADD COLUMN rule_capacity INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE audit ADD COLUMN op_key TEXT;"
+	"CREATE UNIQUE INDEX audit_op_key ON audit(op_key) WHERE op_key IS NOT NULL;"
+	"CREATE TABLE rollouts ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" op_key TEXT NOT NULL UNIQUE," /* a retried insert finds the first one */
+	" revision INTEGER NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" from_revision INTEGER NOT NULL DEFAULT 0,"
+	" selector TEXT NOT NULL DEFAULT '{}',"
+	" canary_percent INTEGER NOT NULL DEFAULT 0,"
+	" batch_percent INTEGER NOT NULL DEFAULT 0,"
+	" interval_seconds INTEGER NOT NULL DEFAULT 0,"
+	" ack_timeout_seconds INTEGER NOT NULL,"
+	" max_drop_rate_change REAL NOT NULL DEFAULT 0,"
+	" state INTEGER NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" current_wave INTEGER NOT NULL DEFAULT 0,"
+	" next_wave_ms INTEGER NOT NULL DEFAULT 0,"
+	" author TEXT NOT NULL,"
+	" message TEXT NOT NULL DEFAULT '',"
+	" warnings TEXT NOT NULL DEFAULT '[]',"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL);"
+	"CREATE TABLE rollout_waves ("
+	" rollout_id INTEGER NOT NULL REFERENCES rollouts(id),"
+	" wave INTEGER NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" agents INTEGER NOT NULL,"
+	" started_ms INTEGER NOT NULL DEFAULT 0,"
+	" answered_ms INTEGER NOT NULL DEFAULT 0,"
+	" finished_ms INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (rollout_id, wave)) WITHOUT ROWID;"
+	/* Agent ids carry no foreign key: a rollout remembers agents the agents table
+	 * may have forgotten. */
+	"CREATE TABLE rollout_agents ("
+	" rollout_id INTEGER NOT NULL REFERENCES rollouts(id),"
+	" node_id TEXT NOT NULL,"
+	" wave INTEGER NOT NULL,"
+	" previous_revision INTEGER NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" rolled_back INTEGER NOT NULL DEFAULT 0,"
+	" error TEXT NOT NULL DEFAULT '',"
+	" rate_before REAL NOT NULL DEFAULT -1,"
+	" rate_after REAL NOT NULL DEFAULT -1,"
+	" ack_packets INTEGER NOT NULL DEFAULT 0,"
+	" ack_drops INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (rollout_id, node_id)) WITHOUT ROWID;",
+	/* 3: alerts, API usage time series, learned baselines (store_monitor.c) */
+	"CREATE TABLE alerts ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" node_id TEXT NOT NULL,"
+	" agent_alert_id INTEGER NOT NULL," /* the agent's id: its updates land on one row */
+	" type TEXT NOT NULL,"
+	" severity INTEGER NOT NULL,"
+	" subject TEXT NOT NULL,"
+	" first_seen_ms INTEGER NOT NULL,"
+	" last_seen_ms INTEGER NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" acked INTEGER NOT NULL DEFAULT 0,"
+	" acked_by TEXT NOT NULL DEFAULT '',"
+	" acked_at INTEGER NOT NULL DEFAULT 0,"
+	" received INTEGER NOT NULL,"
+	" alert BLOB NOT NULL," /* the newest packed sluice.v1.Alert */
+	" UNIQUE (node_id, agent_alert_id));"
+	"CREATE INDEX alerts_last_seen ON alerts(last_seen_ms);"
+	"CREATE TABLE api_usage ("
+	" node_id TEXT NOT NULL,"
+	" start_ms INTEGER NOT NULL,"
+	" end_ms INTEGER NOT NULL,"
+	" api TEXT NOT NULL,"
+	" method TEXT NOT NULL,"
+	" path TEXT NOT NULL,"
+	" consumer TEXT NOT NULL,"
+	" host TEXT NOT NULL DEFAULT '',"
+	" requests INTEGER NOT NULL,"
+	" samples INTEGER NOT NULL,"
+	" deprecated INTEGER NOT NULL DEFAULT 0,"
+	" plaintext INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (node_id, start_ms, api, method, path, consumer)) WITHOUT ROWID;"
+	"CREATE INDEX api_usage_time ON api_usage(start_ms);"
+	"CREATE INDEX api_usage_api ON api_usage(api, start_ms);"
+	"CREATE TABLE baselines ("
+	" node_id TEXT PRIMARY KEY,"
+	" time INTEGER NOT NULL,"
+	" data BLOB NOT NULL);", /* packed sluice.v1.Baselines */
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -80,21 +168,25 @@ static const char *const sql_text[S__COUNT] = {
 	[S_AUDIT_INSERT] = "INSERT INTO audit(time, who, action, object, detail, before_hash, after_hash)"
 			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[S_AUDIT_LIST] = "SELECT id, time, who, action, object, detail, before_hash, after_hash FROM audit"
-			 " ORDER BY id DESC LIMIT ?1",
+			 " WHERE time >= ?2 ORDER BY id DESC LIMIT ?1",
 	[S_AGENT_GET] = "SELECT " STORE_AGENT_COLS " FROM agents WHERE node_id = ?1",
 	[S_AGENT_LIST] = "SELECT " STORE_AGENT_COLS " FROM agents ORDER BY node_id",
 	[S_AGENT_PUT] = "INSERT INTO agents(node_id, labels, state, state_since, desired_revision,"
 			" applied_revision, applied_hash, nacked_revision, last_error, last_seen, agent_version,"
-			" kernel, interfaces) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+			" kernel, interfaces, rule_capacity)"
+			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
 			" ON CONFLICT(node_id) DO UPDATE SET labels = excluded.labels, state = excluded.state,"
 			" state_since = excluded.state_since, desired_revision = excluded.desired_revision,"
 			" applied_revision = excluded.applied_revision, applied_hash = excluded.applied_hash,"
 			" nacked_revision = excluded.nacked_revision, last_error = excluded.last_error,"
 			" last_seen = excluded.last_seen, agent_version = excluded.agent_version,"
-			" kernel = excluded.kernel, interfaces = excluded.interfaces",
+			" kernel = excluded.kernel, interfaces = excluded.interfaces,"
+			" rule_capacity = excluded.rule_capacity",
 	[S_AGENT_SEEN] = "UPDATE agents SET last_seen = max(last_seen, ?2), status = coalesce(?3, status)"
 			 " WHERE node_id = ?1",
 	[S_AGENTS_OFFLINE] = "UPDATE agents SET state = ?1, state_since = ?2 WHERE state != ?1",
+	[S_AUDIT_INSERT_KEYED] = "INSERT OR IGNORE INTO audit(time, who, action, object, detail, before_hash,"
+				 " after_hash, op_key) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 };
 
 const char *store_agent_state__name(enum store_agent_state s)
@@ -126,10 +218,19 @@ int store_db__error(struct store *st, int rc, const char *what)
 
 sqlite3_stmt *store_db__stmt(struct store *st, enum store_stmt id)
 {
+	return store_db__stmt_sql(st, id, sql_text[id]);
+}
+
+sqlite3_stmt *store_db__stmt_sql(struct store *st, enum store_stmt id, const char *sql)
+{
 	int rc;
 
+	if (!sql) {
+		errno = EINVAL;
+		return NULL;
+	}
 	if (!st->stmt[id]) {
-		rc = sqlite3_prepare_v3(st->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[id], NULL);
+		rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[id], NULL);
 		if (rc != SQLITE_OK) {
 			errno = -store_db__error(st, rc, "preparing a statement");
 			return NULL;
@@ -155,9 +256,25 @@ int store_db__run(struct store *st, enum store_stmt id)
 		return -errno;
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
-		err = store_db__error(st, rc, sql_text[id]);
+		err = store_db__error(st, rc, sql_text[id] ? sql_text[id] : "a statement");
 	store_db__reset(s);
+	if (id == S_BEGIN && !err)
+		clock_gettime(CLOCK_MONOTONIC, &st->tx_started);
+	if (id == S_COMMIT && !err && st->on_write) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		st->on_write(st->on_write_ctx, st->durable,
+			     (double)(now.tv_sec - st->tx_started.tv_sec) +
+				     (double)(now.tv_nsec - st->tx_started.tv_nsec) / 1e9);
+	}
 	return err;
+}
+
+void store__set_write_observer(struct store *st, void (*fn)(void *ctx, bool durable, double seconds), void *ctx)
+{
+	st->on_write = fn;
+	st->on_write_ctx = ctx;
 }
 
 int store_db__begin(struct store *st, bool durable)
@@ -633,6 +750,31 @@ cleanup:
 
 /* ---- audit -------------------------------------------------------------------------- */
 
+int store_db__audit(struct store *st, const struct store_audit_new *a)
+{
+	sqlite3_stmt *s = store_db__stmt(st, S_AUDIT_INSERT_KEYED);
+	int rc, err = 0;
+
+	if (!s)
+		return -errno;
+	sqlite3_bind_int64(s, 1, a->time);
+	sqlite3_bind_text(s, 2, a->who ? a->who : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, a->action ? a->action : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, a->object ? a->object : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, a->detail ? a->detail : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, a->before_hash ? a->before_hash : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, a->after_hash ? a->after_hash : "", -1, SQLITE_STATIC);
+	if (a->op_key)
+		sqlite3_bind_text(s, 8, a->op_key, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 8);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		err = store_db__error(st, rc, "writing the audit row");
+	store_db__reset(s);
+	return err;
+}
+
 void store_audit__free_array(struct store_audit *v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++) {
@@ -644,7 +786,24 @@ void store_audit__free_array(struct store_audit *v, size_t n)
 	free(v);
 }
 
-int store__audit_list(struct store *st, uint32_t limit, struct store_audit **out, size_t *n)
+int store__audit_add(struct store *st, const struct store_audit_new *a)
+{
+	int err;
+
+	if (!a || !a->who || !a->action || !a->object)
+		return -EINVAL;
+	err = store_db__begin(st, true);
+	if (err)
+		return err;
+	err = store_db__audit(st, a);
+	if (!err)
+		err = store_db__run(st, S_COMMIT);
+	if (err)
+		store_db__rollback(st);
+	return err;
+}
+
+int store__audit_list(struct store *st, uint32_t limit, int64_t since, struct store_audit **out, size_t *n)
 {
 	sqlite3_stmt *s = store_db__stmt(st, S_AUDIT_LIST);
 	struct store_audit *v = NULL, *a;
@@ -656,6 +815,7 @@ int store__audit_list(struct store *st, uint32_t limit, struct store_audit **out
 	if (!s)
 		return -errno;
 	sqlite3_bind_int64(s, 1, limit ? (sqlite3_int64)limit : -1);
+	sqlite3_bind_int64(s, 2, since);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		err = store_db__grow((void **)&v, &cap, cnt, sizeof(*v));
 		if (err)

@@ -42,15 +42,15 @@ void store_agent__free_array(struct store_agent *v, size_t n)
 
 /* ---- JSON columns ------------------------------------------------------------------- */
 
-static char *labels_to_json(const struct store_agent *a)
+char *store_db__labels_json(const struct store_label *l, size_t n)
 {
 	json_t *o = json_object();
 	char *s = NULL;
 
 	if (!o)
 		return NULL;
-	for (size_t i = 0; i < a->n_labels; i++) {
-		if (json_object_set_new(o, a->labels[i].key, json_string(a->labels[i].value)))
+	for (size_t i = 0; i < n; i++) {
+		if (json_object_set_new(o, l[i].key, json_string(l[i].value)))
 			goto cleanup;
 	}
 	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
@@ -81,36 +81,47 @@ static int cmp_label(const void *x, const void *y)
 	return strcmp(((const struct store_label *)x)->key, ((const struct store_label *)y)->key);
 }
 
-/* Fills a->labels from '{"k":"v",...}'. Text that is not such an object yields no labels. */
-static int labels_from_json(struct store_agent *a, const char *text)
+int store_db__labels_parse(const char *text, struct store_label **out, size_t *n)
 {
 	json_t *o = json_loads(text ? text : "{}", 0, NULL);
+	struct store_label *v = NULL;
 	const char *key;
 	json_t *val;
+	size_t cnt = 0;
 	int err = 0;
 
-	if (!json_is_object(o))
+	*out = NULL;
+	*n = 0;
+	if (!json_is_object(o) || json_object_size(o) == 0)
 		goto cleanup;
-	a->labels = calloc(json_object_size(o) + 1, sizeof(*a->labels));
-	if (!a->labels) {
+	v = calloc(json_object_size(o), sizeof(*v));
+	if (!v) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
 	json_object_foreach(o, key, val) {
-		struct store_label *l = &a->labels[a->n_labels];
-
-		l->key = strdup(key);
-		l->value = strdup(json_is_string(val) ? json_string_value(val) : "");
-		a->n_labels++;
-		if (!l->key || !l->value) {
+		v[cnt].key = strdup(key);
+		v[cnt].value = strdup(json_is_string(val) ? json_string_value(val) : "");
+		cnt++;
+		if (!v[cnt - 1].key || !v[cnt - 1].value) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
 	}
-	qsort(a->labels, a->n_labels, sizeof(*a->labels), cmp_label);
+	qsort(v, cnt, sizeof(*v), cmp_label);
 cleanup:
 	json_decref(o);
-	return err;
+	if (err) {
+		for (size_t i = 0; i < cnt; i++) {
+			free(v[i].key);
+			free(v[i].value);
+		}
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
 }
 
 static int interfaces_from_json(struct store_agent *a, const char *text)
@@ -147,7 +158,7 @@ static int read_agent(sqlite3_stmt *s, struct store_agent *a)
 
 	memset(a, 0, sizeof(*a));
 	a->node_id = store_db__col_str(s, 0);
-	err = labels_from_json(a, (const char *)sqlite3_column_text(s, 1));
+	err = store_db__labels_parse((const char *)sqlite3_column_text(s, 1), &a->labels, &a->n_labels);
 	a->state = (enum store_agent_state)sqlite3_column_int(s, 2);
 	a->state_since = sqlite3_column_int64(s, 3);
 	a->desired_revision = (uint64_t)sqlite3_column_int64(s, 4);
@@ -162,6 +173,7 @@ static int read_agent(sqlite3_stmt *s, struct store_agent *a)
 		err = interfaces_from_json(a, (const char *)sqlite3_column_text(s, 12));
 	if (!err)
 		err = store_db__col_blob(s, 13, &a->status, &a->status_len);
+	a->rule_capacity = (uint32_t)sqlite3_column_int64(s, 14);
 	if (!err && (!a->node_id || !a->last_error || !a->agent_version || !a->kernel))
 		err = -ENOMEM;
 	if (err)
@@ -223,26 +235,18 @@ cleanup:
 	return 0;
 }
 
-int store__agent_put(struct store *st, const struct store_agent *a)
+/* Writes one agent row inside the open transaction. 0 or -errno. */
+static int put_one(struct store *st, sqlite3_stmt *s, const struct store_agent *a)
 {
-	sqlite3_stmt *s = NULL;
 	char *labels = NULL, *ifaces = NULL;
-	int rc, err;
+	int rc, err = 0;
 
 	if (!a || !a->node_id || !*a->node_id)
 		return -EINVAL;
-	labels = labels_to_json(a);
+	labels = store_db__labels_json(a->labels, a->n_labels);
 	ifaces = interfaces_to_json(a);
 	if (!labels || !ifaces) {
 		err = -ENOMEM;
-		goto cleanup;
-	}
-	err = store_db__begin(st, false);
-	if (err)
-		goto cleanup;
-	s = store_db__stmt(st, S_AGENT_PUT);
-	if (!s) {
-		err = -errno;
 		goto cleanup;
 	}
 	sqlite3_bind_text(s, 1, a->node_id, -1, SQLITE_STATIC);
@@ -258,17 +262,47 @@ int store__agent_put(struct store *st, const struct store_agent *a)
 	sqlite3_bind_text(s, 11, a->agent_version ? a->agent_version : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 12, a->kernel ? a->kernel : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 13, ifaces, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 14, a->rule_capacity);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
 		err = store_db__error(st, rc, "writing an agent");
 	store_db__reset(s);
+cleanup:
+	free(labels);
+	free(ifaces);
+	return err;
+}
+
+int store__agent_put(struct store *st, const struct store_agent *a)
+{
+	return store__agent_put_many(st, &a, 1);
+}
+
+int store__agent_put_many(struct store *st, const struct store_agent *const *v, size_t n)
+{
+	sqlite3_stmt *s;
+	int err;
+
+	for (size_t i = 0; i < n; i++)
+		if (!v[i] || !v[i]->node_id || !*v[i]->node_id)
+			return -EINVAL;
+	if (n == 0)
+		return 0;
+	err = store_db__begin(st, false);
+	if (err)
+		return err;
+	s = store_db__stmt(st, S_AGENT_PUT);
+	if (!s) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n && !err; i++)
+		err = put_one(st, s, v[i]);
 	if (!err)
 		err = store_db__run(st, S_COMMIT);
 cleanup:
 	if (err)
 		store_db__rollback(st);
-	free(labels);
-	free(ifaces);
 	return err;
 }
 
@@ -330,6 +364,41 @@ int store__agents_mark_offline(struct store *st, int64_t now)
 		goto cleanup;
 	}
 	err = store_db__run(st, S_COMMIT);
+cleanup:
+	if (err)
+		store_db__rollback(st);
+	return err;
+}
+
+int store__agent_delete(struct store *st, const char *node_id, const struct store_audit_new *audit)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, err;
+
+	if (!node_id || !audit)
+		return -EINVAL;
+	err = store_db__begin(st, true);
+	if (err)
+		return err;
+	s = store_db__stmt_sql(st, S_AGENT_DELETE, "DELETE FROM agents WHERE node_id = ?1");
+	if (!s) {
+		err = -errno;
+		goto cleanup;
+	}
+	sqlite3_bind_text(s, 1, node_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	store_db__reset(s);
+	if (rc != SQLITE_DONE) {
+		err = store_db__error(st, rc, "removing an agent");
+		goto cleanup;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		err = -ENOENT;
+		goto cleanup;
+	}
+	err = store_db__audit(st, audit);
+	if (!err)
+		err = store_db__run(st, S_COMMIT);
 cleanup:
 	if (err)
 		store_db__rollback(st);

@@ -3,7 +3,9 @@
 # quickstart.sh — sluice's main job, end to end, on one machine: installs what it needs,
 # builds, starts a lab of network namespaces (a controller, two gateway agents with XDP,
 # a client and a server), rolls out deploy/examples/policy.yaml, sends real traffic
-# through the gateways, and shows the fleet's state and per-rule counters.
+# through the gateways, and shows the fleet's state and per-rule counters. Everything
+# speaks mTLS with certificates from deploy/pki.sh (a CA, the controller, one per agent,
+# an admin for sluicectl), made in the lab's folder; the audit log shows who did what.
 #
 #   deploy/quickstart.sh          run it and tear the lab down at the end
 #   deploy/quickstart.sh --keep   leave the lab running (prints how to use and stop it)
@@ -31,7 +33,7 @@ fi
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "lab up: controller in $LAB-ctl, agents in $LAB-gw1 and $LAB-gw2"
+step "lab up: controller in $LAB-ctl, agents in $LAB-gw1 and $LAB-gw2, certificates from deploy/pki.sh"
 lab_up
 lab_start_servers tcp:8080 tcp:8081 tcp:23 udp:9000 udp:9001
 lab_start_controller
@@ -65,12 +67,15 @@ step "sluicectl get revisions"
 ctl get revisions
 step "sluicectl describe agent gw1 (per-rule counters)"
 ctl describe agent gw1
+step "sluicectl audit (who changed what, with certificate identities)"
+ctl audit
 
 if [ $keep = 1 ]; then
 	cat <<MSG
 
 The lab stays up. Try:
-  ip netns exec $LAB-ctl $LAB_BIN/sluicectl --insecure get agents
+  ip netns exec $LAB-ctl $LAB_BIN/sluicectl $(lab_tls user-lab-admin) get agents
+  (certificates in $LAB_PKI; more with deploy/pki.sh --dir $LAB_PKI operator NAME viewer|operator|admin)
   ip netns exec $LAB-cli socat - TCP:10.99.2.1:8080
 Stop it with:
   kill ${LAB_PID[*]}; for n in ${LAB_NS[*]}; do ip netns del $LAB-\$n; done; rm -rf $LAB_BPFFS/$LAB-gw1 $LAB_BPFFS/$LAB-gw2

@@ -12,11 +12,21 @@
 # prefix (LAB), and lab_down removes exactly what lab_up made: the namespaces, the
 # processes it started (by PID), and the agents' pin directories.
 #
+# Everything speaks mTLS with certificates lab_up makes with deploy/pki.sh in $LAB_PKI: the
+# controller's (for 10.98.1.1, 10.98.2.1 and 127.0.0.1), one per agent (CN = node id) and
+# one per role for sluicectl (lab-admin, lab-operator, lab-viewer). `ctl` runs sluicectl as
+# lab-admin, `ctl_as USER` as another. LAB_INSECURE=1 runs the lab in plaintext instead
+# (--insecure; the controller then also needs --insecure-allow-remote), for tests that
+# exercise --insecure itself.
+#
 # Use: source deploy/lab/lab.sh; lab_up; lab_start_controller; lab_start_agent gw1 ...; lab_down
 
 LAB=${LAB:-sl$(printf '%04x' $((RANDOM % 65536)))}
 LAB_DIR=${LAB_DIR:-$(mktemp -d "/tmp/sluice-$LAB.XXXXXX")}
 LAB_BIN=${LAB_BIN:-${SLUICE_BIN:-$(pwd)/build/bin}}
+LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LAB_INSECURE=${LAB_INSECURE:-0}
+LAB_PKI=$LAB_DIR/pki
 LAB_BPFFS=/run/sluice/bpffs
 LAB_PORT=7443
 LAB_NS=(ctl cli gw1 gw2 srv)
@@ -64,8 +74,26 @@ lab_up() {
 		mount -t bpf bpf "$LAB_BPFFS"
 		LAB_MOUNTED_BPFFS=1
 	fi
+	[ "$LAB_INSECURE" = 1 ] || lab_pki
 	lab_log "namespaces $LAB-{${LAB_NS[*]}} up; files in $LAB_DIR"
 }
+
+# The lab's certificates (deploy/pki.sh): a CA, the controller's, both agents', and one
+# sluicectl user per role.
+lab_pki() {
+	local pki=(bash "$LAB_SRC/deploy/pki.sh" --dir "$LAB_PKI")
+	{
+		"${pki[@]}" ca &&
+		"${pki[@]}" controller ctl 10.98.1.1 10.98.2.1 127.0.0.1 localhost &&
+		"${pki[@]}" agent gw1 && "${pki[@]}" agent gw2 &&
+		"${pki[@]}" operator lab-admin admin &&
+		"${pki[@]}" operator lab-operator operator &&
+		"${pki[@]}" operator lab-viewer viewer
+	} >/dev/null || { lab_log "cannot make the lab's certificates in $LAB_PKI"; return 1; }
+}
+
+# lab_tls NAME: the TLS flags for the certificate NAME (controller-ctl, agent-gw1, user-lab-admin).
+lab_tls() { echo "--tls-cert $LAB_PKI/$1.crt --tls-key $LAB_PKI/$1.key --tls-ca $LAB_PKI/ca.crt"; }
 
 # Starts a background process inside a namespace and remembers its PID under KEY.
 lab_spawn() {
@@ -75,8 +103,11 @@ lab_spawn() {
 }
 
 lab_start_controller() {
+	local sec
+	if [ "$LAB_INSECURE" = 1 ]; then sec="--insecure --insecure-allow-remote"; else sec=$(lab_tls controller-ctl); fi
+	# shellcheck disable=SC2086 # $sec is words of flags; paths have no spaces
 	lab_spawn controller ctl "$LAB_DIR/controller.log" \
-		"$LAB_BIN/sluice-controller" --listen 0.0.0.0:$LAB_PORT --db "$LAB_DIR/controller.db" --insecure "$@"
+		"$LAB_BIN/sluice-controller" --listen 0.0.0.0:$LAB_PORT --db "$LAB_DIR/controller.db" $sec "$@"
 	lab_wait 10 "controller listening" in_ns ctl bash -c "echo > /dev/tcp/127.0.0.1/$LAB_PORT" 2>/dev/null
 }
 
@@ -88,11 +119,14 @@ lab_start_agent() {
 	gw1) ctl_ip=10.98.1.1 iface=g1a ;;
 	gw2) ctl_ip=10.98.2.1 iface=g2a ;;
 	esac
+	local sec
+	if [ "$LAB_INSECURE" = 1 ]; then sec=--insecure; else sec=$(lab_tls "agent-$gw"); fi
 	mkdir -p "$LAB_DIR/$gw"
+	# shellcheck disable=SC2086
 	lab_spawn "$gw" "$gw" "$LAB_DIR/$gw.log" \
 		"$LAB_BIN/sluice-agent" --controller "$ctl_ip:$LAB_PORT" --node-id "$gw" --label env=lab --label "gw=$gw" \
 		--iface "$iface" --xdp-mode "${LAB_XDP_MODE:-auto}" --pin-dir "$LAB_BPFFS/$LAB-$gw" --state-dir "$LAB_DIR/$gw" \
-		--insecure "$@"
+		$sec "$@"
 }
 
 lab_kill() { # lab_kill KEY [SIGNAL]
@@ -103,7 +137,14 @@ lab_kill() { # lab_kill KEY [SIGNAL]
 	unset "LAB_PID[$1]"
 }
 
-ctl() { in_ns ctl "$LAB_BIN/sluicectl" --controller 127.0.0.1:$LAB_PORT --insecure "$@"; }
+# sluicectl in the controller's namespace, as lab-admin (ctl) or as USER (ctl_as USER).
+ctl() { ctl_as lab-admin "$@"; }
+ctl_as() {
+	local user=$1 sec; shift
+	if [ "$LAB_INSECURE" = 1 ]; then sec=--insecure; else sec=$(lab_tls "user-$user"); fi
+	# shellcheck disable=SC2086
+	in_ns ctl "$LAB_BIN/sluicectl" --controller 127.0.0.1:$LAB_PORT $sec "$@"
+}
 
 # lab_wait SECONDS WHAT COMMAND...: retries COMMAND until it succeeds.
 lab_wait() {

@@ -23,13 +23,13 @@
 
 #include "common/log.h"
 #include "common/policy.h"
+#include "bench_run.h"
 #include "datapath.h"
 #include "floor.skel.h"
 #include "pkt.h"
 #include "policy_build.h"
 
 #define NPKT 256
-#define ROUNDS 3
 
 static const char *xdpfilter_obj = "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o";
 
@@ -71,40 +71,10 @@ static void make_frames(struct frames *f)
 	}
 }
 
-/*
- * Median over rounds of the mean cost per run in ns, for prog_fd over every frame. The
- * kernel's own per-run time is used (it leaves out time the test thread spent
- * rescheduled, which wall time on a busy 2-core machine does not); it is truncated to
- * whole ns per call, so it is summed over many frames.
- */
+/* ns per run of prog_fd over every frame (see bench_run.h). */
 static double measure(int prog_fd, const struct frames *f, int repeat)
 {
-	double best[ROUNDS];
-
-	for (int r = 0; r < ROUNDS; r++) {
-		double total = 0;
-
-		for (int i = 0; i < NPKT; i++) {
-			uint8_t copy[512];
-			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = copy, .data_size_in = f->len[i], .repeat = repeat);
-			memcpy(copy, f->buf[i], f->len[i]);
-			if (bpf_prog_test_run_opts(prog_fd, &o)) {
-				fprintf(stderr, "bench: test_run of program fd %d failed: %s\n", prog_fd, strerror(errno));
-				exit(1);
-			}
-			total += o.duration;
-		}
-		best[r] = total / NPKT;
-	}
-	/* median of three */
-	for (int i = 0; i < ROUNDS; i++)
-		for (int j = i + 1; j < ROUNDS; j++)
-			if (best[j] < best[i]) {
-				double t = best[i];
-				best[i] = best[j];
-				best[j] = t;
-			}
-	return best[ROUNDS / 2];
+	return bench__measure(prog_fd, f->buf, f->len, NPKT, repeat);
 }
 
 /*

@@ -195,8 +195,8 @@ static void test_usage_errors(void **state)
 	usage_err("--insecure and --tls-* flags exclude each other", "--insecure", "--tls-ca", "ca.pem", "get",
 		  "agents", NULL);
 	usage_err("--tls-key is missing", "--tls-cert", "c.pem", "--tls-ca", "ca.pem", "get", "agents", NULL);
-	usage_err("-o yaml is not supported yet; use -o json", "-o", "yaml", "version", NULL);
-	usage_err("-o 'xml' is not an output format (table or json)", "-o", "xml", "version", NULL);
+	usage_err("-o 'xml' is not an output format (table, wide, json, yaml or name)", "-o", "xml", "version", NULL);
+	usage_err("-o name is for get commands", "-o", "name", "version", NULL);
 	usage_err("--timeout '0' is not a duration", "--timeout", "0", "version", NULL);
 	usage_err("--timeout 'soon' is not a duration", "--timeout=soon", "version", NULL);
 	usage_err("--limit '0' is not a count", "--insecure", "get", "revisions", "--limit", "0", NULL);

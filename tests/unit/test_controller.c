@@ -834,6 +834,47 @@ static void test_second_controller_refused(void **state)
 	assert_non_null(strstr(err, "is in use by another sluice-controller"));
 }
 
+/* ListAudit: every apply is there, newest first, with who, what and the hashes. */
+static void test_list_audit(void **state)
+{
+	struct fx *fx = *state;
+	Sluice__V1__ListAuditRequest req = SLUICE__V1__LIST_AUDIT_REQUEST__INIT;
+	Sluice__V1__ListAuditResponse *r;
+	struct rpc_buf resp = { 0 };
+	struct rpc_status st;
+	const Sluice__V1__AuditEntry *applies[2];
+	size_t n = 0;
+
+	apply_yaml(fx, good_yaml, 1, false);
+	apply_yaml(fx, newer_yaml, 2, false);
+	apply_yaml(fx, newer_yaml, 2, true); /* unchanged: not a change, not audited */
+	assert_int_equal(call(fx, "ListAudit", &req.base, &resp, &st), RPC_OK);
+	r = sluice__v1__list_audit_response__unpack(NULL, resp.len, resp.data);
+	free(resp.data);
+	assert_non_null(r);
+	for (size_t i = 0; i < r->n_entries; i++)
+		if (strcmp(r->entries[i]->action, "apply") == 0 && n < 2)
+			applies[n++] = r->entries[i];
+	assert_int_equal(n, 2);
+	assert_string_equal(applies[0]->object, "revision 2");
+	assert_string_equal(applies[1]->object, "revision 1");
+	assert_true(applies[0]->id > applies[1]->id);
+	assert_string_equal(applies[0]->detail, "from the test");
+	assert_int_equal(strncmp(applies[0]->who, "insecure:", 9), 0);
+	assert_string_equal(applies[0]->before_hash, applies[1]->after_hash);
+	assert_int_equal(strlen(applies[0]->after_hash), POLICY_HASH_HEX - 1);
+	assert_true(applies[0]->time_unix > 0);
+	sluice__v1__list_audit_response__free_unpacked(r, NULL);
+
+	req.limit = 1;
+	assert_int_equal(call(fx, "ListAudit", &req.base, &resp, &st), RPC_OK);
+	r = sluice__v1__list_audit_response__unpack(NULL, resp.len, resp.data);
+	free(resp.data);
+	assert_non_null(r);
+	assert_int_equal(r->n_entries, 1);
+	sluice__v1__list_audit_response__free_unpacked(r, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -842,6 +883,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_nack_is_not_resent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_and_get_agents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure_coalesces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_controller_refused, setup, teardown),
 	};

@@ -258,8 +258,8 @@ static const struct bad_case bad_cases[] = {
 	{ "rollout:\n  canary: 150%\n", { "t.yaml:2:11: rollout: canary: 150% is more than 100%" } },
 	{ "rollout:\n  interval: soon\n", { "t.yaml:2:13: rollout: interval: 'soon' is not an interval" } },
 	{ "rollout:\n  selector: [ a ]\n", { "t.yaml:2:13: rollout: selector: expected a map of labels" } },
-	{ "rulez: []\n", { "t.yaml:1:1: unknown key 'rulez' (allowed: rules, routes, rollout)" } },
-	{ "- a\n- b\n", { "t.yaml:1:1: expected a map (keys: rules, routes, rollout), got a list" } },
+	{ "rulez: []\n", { "t.yaml:1:1: unknown key 'rulez' (allowed: rules, routes, rollout, detectors)" } },
+	{ "- a\n- b\n", { "t.yaml:1:1: expected a map (keys: rules, routes, rollout, detectors), got a list" } },
 	{ "rules:\n  - name: a\n    action: drop\n   bad: indent\n", { "t.yaml:4:", "YAML syntax" } },
 };
 

@@ -193,7 +193,7 @@ static void test_audit_row_written_with_revision(void **state)
 	insert(fx->st, "aaaa", "alice", &created);
 	insert(fx->st, "aaaa", "alice", &created); /* unchanged: no audit row */
 	insert(fx->st, "bbbb", "insecure:ipv4:127.0.0.1:5555", &created);
-	assert_int_equal(store__audit_list(fx->st, 0, &rows, &n), 0);
+	assert_int_equal(store__audit_list(fx->st, 0, 0, &rows, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(rows[0].who, "insecure:ipv4:127.0.0.1:5555");
 	assert_string_equal(rows[0].action, "apply");

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * revcache.h — the PolicyUpdate messages the registry sends, encoded once per revision
+ * around the stored policy bytes and kept for the few revisions in use at a time (a
+ * rollout has at most two: the one it moves to and the ones it may roll back to), so a
+ * fan-out to 10,000 agents packs nothing per agent: it only writes each nonce.
+ *
+ * Used only from the rpc server thread.
+ */
+#ifndef SLUICE_CONTROLLER_REVCACHE_H
+#define SLUICE_CONTROLLER_REVCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define REVCACHE_SLOTS 8
+
+struct revcache_entry {
+	uint64_t rev;      /* the desired revision it serves (STORE_REVISION_NONE: the empty policy) */
+	uint64_t wire_rev; /* the revision number in the message (0 for the empty policy) */
+	char hash[STORE_HASH_HEX];
+	uint8_t *msg;      /* a packed ControllerMessage{update} */
+	size_t len;
+	size_t nonce_at;   /* where the 10-byte nonce varint sits in msg */
+	uint64_t used;     /* for least-recently-used eviction */
+};
+
+struct revcache;
+
+/* A cache reading revisions from st (borrowed). NULL + errno. */
+struct revcache *revcache__new(struct store *st);
+
+/* Accepts NULL. */
+void revcache__free(struct revcache *c);
+
+/*
+ * The entry for rev, read from the store and encoded when not cached (evicting the
+ * least recently used). Valid until the next revcache__get. NULL + errno: ENOENT when
+ * there is no such revision, EINVAL for rev 0, others from the store.
+ */
+struct revcache_entry *revcache__get(struct revcache *c, uint64_t rev);
+
+/* Writes nonce into the entry's message, in place, before it is sent. */
+void revcache__set_nonce(struct revcache_entry *e, uint64_t nonce);
+
+/* The hash of the empty policy (what an agent at STORE_REVISION_NONE runs). */
+const char *revcache__empty_hash(const struct revcache *c);
+
+#endif
