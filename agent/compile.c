@@ -506,7 +506,8 @@ static int build_ports(struct builder *b, const Sluice__V1__Policy *p, int field
 			ev[n++] = (struct port_event){ .at = hi + 1, .bit = bit, .delta = -1 };
 		}
 	}
-	qsort(ev, n, sizeof(*ev), cmp_event);
+	if (n) /* ev is NULL when no rule has ports (qsort wants a pointer even for 0 items) */
+		qsort(ev, n, sizeof(*ev), cmp_event);
 	/* A rule may list overlapping ranges: count how many of its ranges are open. */
 	active = calloc(g->n_rules ? g->n_rules : 1, sizeof(*active));
 	if (!active) {

@@ -689,7 +689,8 @@ struct dp *dp__open(const struct dp_opts *opts)
 		adopt_bitmaps(dp);
 	}
 	/* Chained before any interface is attached, so the first packet meets both programs. */
-	dp->rw = rw__open(&(struct rw_opts){ .pin_dir = dp->pin_dir, .chain_fd = dp->map_fd[M_CHAIN] });
+	dp->rw = rw__open(&(struct rw_opts){
+		.pin_dir = dp->pin_dir, .chain_fd = dp->map_fd[M_CHAIN], .fib = opts->rewrite_fib });
 	if (!dp->rw) {
 		err = -errno;
 		goto fail;

@@ -38,6 +38,7 @@ struct dp_opts {
 	size_t n_ifaces;
 	enum dp_xdp_mode mode;
 	uint32_t rule_capacity;        /* 0: the built-in maximum */
+	bool rewrite_fib;              /* routed packets leave by FIB lookup + redirect (rewrite.h) */
 };
 
 struct dp;

@@ -39,6 +39,7 @@
 #include "common/options.h"
 #include "common/rpc.h"
 #include "datapath.h"
+#include "manual.h"
 #include "monitor.h"
 #include "privs.h"
 #include "session.h"
@@ -72,7 +73,11 @@ enum opt_id {
 	OPT_ADMIN_SOCKET,
 	OPT_METRICS,
 	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
 	OPT_CONFIG,
+	OPT_MAN,
+	OPT_RULE_CAPACITY,
+	OPT_REWRITE_FIB,
 };
 
 /* One table drives getopt_long, --help and the configuration file's keys. */
@@ -91,8 +96,12 @@ static const struct option_def opt_defs[] = {
 	{ "admin-socket", OPT_ADMIN_SOCKET, "PATH", "Unix socket answering \"status\" (default: STATE-DIR/" ADMIN_SOCKET_NAME ")", OPTION_PATH },
 	{ "metrics", OPT_METRICS, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0 },
 	{ "log-level", OPT_LOG_LEVEL, "LEVEL", "error, warn, info or debug (default: info)", 0 },
+	{ "log-format", OPT_LOG_FORMAT, "FORMAT", "text (default) or json: one JSON object per line with time, level, component, node, revision and message", 0 },
+	{ "rule-capacity", OPT_RULE_CAPACITY, "N", "hold at most N rules (default and maximum: the datapath's build limit); a policy with more is refused", 0 },
+	{ "rewrite-fib", OPT_REWRITE_FIB, NULL, "forward routed (translated) packets from XDP with a FIB lookup and redirect where the kernel knows the route and neighbour, instead of through the stack; on veth, only when the egress peer runs XDP too", 0 },
 	{ "config", OPT_CONFIG, "FILE", "settings file, one key per option (default: " DEFAULT_CONFIG " when it exists); flags override it", OPTION_CLI },
 	{ "help", OPT_HELP, NULL, "show this help and exit", OPTION_CLI },
+	{ "man", OPT_MAN, NULL, "print the sluice-agent(8) manual page (troff)", OPTION_CLI | OPTION_HIDDEN },
 };
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -115,6 +124,10 @@ struct config {
 	enum log_level log_level;
 	const char *xdp_mode_arg;
 	const char *log_level_arg;
+	const char *log_format_arg;
+	enum log_format log_format;
+	uint32_t rule_capacity;      /* --rule-capacity; 0: the datapath's maximum */
+	bool rewrite_fib;            /* --rewrite-fib */
 	struct config_file *file;    /* the configuration file's values, NULL without one */
 	bool labels_from_file;       /* the labels and interfaces so far came from the file: */
 	bool ifaces_from_file;       /* a flag on the command line replaces them */
@@ -243,6 +256,21 @@ static int set_path(char *dst, size_t size, const char *opt, const char *arg)
 	return 0;
 }
 
+static int set_capacity(struct config *c, const char *arg)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || v == 0 || v > UINT32_MAX) {
+		pr_err("--rule-capacity: '%s' is not a number of rules (1 or more)", arg);
+		return -EINVAL;
+	}
+	c->rule_capacity = (uint32_t)v;
+	return 0;
+}
+
 static void clear_labels(struct config *c)
 {
 	for (size_t i = 0; i < c->n_labels; i++)
@@ -282,6 +310,9 @@ static int set_opt(void *ctx, int id, const char *val, bool in_file)
 	case OPT_ADMIN_SOCKET: return set_path(c->admin_socket, sizeof(c->admin_socket), "admin-socket", val);
 	case OPT_METRICS: c->metrics = val; return 0;
 	case OPT_LOG_LEVEL: c->log_level_arg = val; return 0;
+	case OPT_LOG_FORMAT: c->log_format_arg = val; return 0;
+	case OPT_RULE_CAPACITY: return set_capacity(c, val);
+	case OPT_REWRITE_FIB: c->rewrite_fib = true; return 0;
 	default: return 0; /* --config: read before the flags */
 	}
 }
@@ -321,6 +352,10 @@ static int parse_args(int argc, char **argv, struct config *c)
 			print_help();
 			return -1;
 		}
+		if (opt == OPT_MAN) {
+			options__man(stdout, &agent_manual, opt_defs, N_OPTS);
+			return -1;
+		}
 		if (opt == OPT_CONFIG) {
 			config = optarg;
 			config_given = true;
@@ -354,6 +389,10 @@ static int parse_args(int argc, char **argv, struct config *c)
 	log_level = c->log_level_arg ? c->log_level_arg : "info";
 	if (log__parse_level(log_level, &c->log_level)) {
 		pr_err("--log-level '%s': use error, warn, info or debug", log_level);
+		return EXIT_USAGE;
+	}
+	if (log__parse_format(c->log_format_arg ? c->log_format_arg : "text", &c->log_format)) {
+		pr_err("--log-format '%s': use text or json", c->log_format_arg);
 		return EXIT_USAGE;
 	}
 	if (strcmp(xdp_mode, "auto") == 0)
@@ -563,6 +602,12 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	log__init(PROG, c.log_level);
+	log__set_format(c.log_format);
+	if (log__set_context("node", c.node_id)) {
+		pr_err("out of memory");
+		ret = EXIT_FAILURE;
+		goto cleanup;
+	}
 	install_signals();
 	ret = check_environment(&c, &lock_fd);
 	if (ret)
@@ -586,6 +631,8 @@ int main(int argc, char **argv)
 	dpo.ifaces = c.ifaces;
 	dpo.n_ifaces = c.n_ifaces;
 	dpo.mode = c.xdp_mode;
+	dpo.rule_capacity = c.rule_capacity;
+	dpo.rewrite_fib = c.rewrite_fib;
 	dp = dp__open(&dpo);
 	if (!dp)
 		goto cleanup; /* dp__open said what is wrong */
@@ -632,6 +679,7 @@ int main(int argc, char **argv)
 		pr_info("metrics at http://%s/metrics", c.metrics);
 	}
 
+	log__set_context_u64("revision", rev);
 	pr_info("node %s enforcing on %zu interface%s, revision %llu live; connecting to %s", c.node_id,
 		c.n_ifaces, c.n_ifaces == 1 ? "" : "s", (unsigned long long)rev, c.controller);
 	/* Ready: the datapath enforces the last acknowledged policy, whatever the controller does. */

@@ -21,7 +21,15 @@
 #include "rewrite.skel.h"
 #include "rewrite_int.h"
 
+/* Names in the object; the epoch is a global in a data section of its own. */
 static const char *const map_names[R_COUNT] = {
+	"sl_rw_ctl", "sl_rw_gen", "sl_rw_routes", "sl_rw_filter", "sl_rw_frontends", "sl_rw_maglev",
+	"sl_ct", "sl_rnat", "sl_rw_cache", ".data.epoch", "sl_rw_counters", "sl_rw_backends",
+	"sl_rw_stats", "sl_rw_meta", "sl_csum_scratch",
+};
+
+/* Pinned as rw_map_<name>. */
+static const char *const pin_names[R_COUNT] = {
 	"sl_rw_ctl", "sl_rw_gen", "sl_rw_routes", "sl_rw_filter", "sl_rw_frontends", "sl_rw_maglev",
 	"sl_ct", "sl_rnat", "sl_rw_cache", "sl_rw_epoch", "sl_rw_counters", "sl_rw_backends",
 	"sl_rw_stats", "sl_rw_meta", "sl_csum_scratch",
@@ -72,7 +80,7 @@ static int open_pinned_maps(struct rw *rw)
 	char path[PATH_MAX];
 
 	for (int i = 0; i < R_COUNT; i++) {
-		pin_path(rw, path, sizeof(path), MAP_PIN_PREFIX, map_names[i]);
+		pin_path(rw, path, sizeof(path), MAP_PIN_PREFIX, pin_names[i]);
 		rw->map_fd[i] = bpf_obj_get(path);
 		if (rw->map_fd[i] < 0) {
 			int err = -errno;
@@ -154,7 +162,7 @@ static int pin_fresh(struct rw *rw)
 	if (err)
 		return err;
 	for (int i = 0; i < R_COUNT; i++) {
-		pin_path(rw, path, sizeof(path), MAP_PIN_PREFIX, map_names[i]);
+		pin_path(rw, path, sizeof(path), MAP_PIN_PREFIX, pin_names[i]);
 		unlink(path);
 		if (bpf_obj_pin(rw->map_fd[i], path)) {
 			err = -errno;
@@ -166,7 +174,8 @@ static int pin_fresh(struct rw *rw)
 }
 
 /* Adopts the pins, loading a new program against them when the pinned object differs.
- * -ESTALE when the pins are of another ABI (the caller replaces them). */
+ * -ESTALE when the pins are of another ABI or the program cannot use them (the caller
+ * replaces them). */
 static int adopt(struct rw *rw)
 {
 	char path[PATH_MAX];
@@ -192,8 +201,18 @@ static int adopt(struct rw *rw)
 		}
 	}
 	err = load_skeleton(rw, true);
-	if (!err)
-		err = pin_prog(rw);
+	if (err) {
+		/* Rewrite state is worth less than a datapath: start it afresh. */
+		pr_warn("cannot load the rewrite program against the maps pinned in %s; replacing them: established flows start over",
+			rw->pin_dir);
+		rewrite__destroy(rw->skel);
+		rw->skel = NULL;
+		if (rw->prog_fd >= 0)
+			close(rw->prog_fd);
+		rw->prog_fd = -1;
+		return -ESTALE;
+	}
+	err = pin_prog(rw);
 	if (!err)
 		err = write_meta(rw);
 	if (!err)
@@ -426,7 +445,7 @@ int rw__destroy_pins(const char *pin_dir)
 	int err = 0;
 
 	for (int i = 0; i < R_COUNT; i++) {
-		snprintf(path, sizeof(path), "%s/%s%s", pin_dir, MAP_PIN_PREFIX, map_names[i]);
+		snprintf(path, sizeof(path), "%s/%s%s", pin_dir, MAP_PIN_PREFIX, pin_names[i]);
 		if (unlink(path) && errno != ENOENT && !err)
 			err = -errno;
 	}

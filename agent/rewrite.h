@@ -4,10 +4,10 @@
  *
  * rw__open() loads the embedded rewrite program, or adopts the one a previous agent
  * pinned under the pin directory (same SL_RW_ABI_VERSION: maps, conntrack included, are
- * reused; a different object of that ABI is loaded against them), and puts it into slot 0
- * of the inspection program's sl_chain, where inspection tail-calls it for every packet
- * it passes. Swapping the program there is one prog-array update: no packet goes without
- * either program.
+ * reused; a different object of that ABI is loaded against them; pins of another ABI are
+ * replaced, and established flows start over), and puts it into slot 0 of the inspection
+ * program's sl_chain, where inspection tail-calls it for every packet it passes. Swapping
+ * the program there is one prog-array update: no packet goes without either program.
  *
  * Routes are applied in two steps around the inspection generation switch (datapath.c):
  * rw__prepare() checks and compiles them (Maglev tables included) and is where a policy is

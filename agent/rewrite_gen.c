@@ -209,29 +209,6 @@ static uint32_t ident_hash(const char *route, const uint8_t addr[16], uint16_t p
 	return (h ^ (port & 0xff)) * 16777619u;
 }
 
-/* Packets each way summed over CPUs, and the rest of the counters. */
-int rw_read_counter(struct rw *rw, __u32 slot, struct sl_rw_counter *sum)
-{
-	struct sl_rw_counter *v = calloc((size_t)rw->ncpus, sizeof(*v));
-
-	memset(sum, 0, sizeof(*sum));
-	if (!v)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(rw->map_fd[R_COUNTERS], &slot, v)) {
-		free(v);
-		return -errno;
-	}
-	for (int c = 0; c < rw->ncpus; c++) {
-		sum->new_flows += v[c].new_flows;
-		sum->packets += v[c].packets;
-		sum->bytes += v[c].bytes;
-		sum->reply_packets += v[c].reply_packets;
-		sum->reply_bytes += v[c].reply_bytes;
-	}
-	free(v);
-	return 0;
-}
-
 static int zero_counter(struct rw *rw, __u32 slot)
 {
 	struct sl_rw_counter *v = calloc((size_t)rw->ncpus, sizeof(*v));
@@ -246,19 +223,19 @@ static int zero_counter(struct rw *rw, __u32 slot)
 }
 
 /*
- * Frees draining slots whose counters stood still for their protocol's conntrack
- * timeout: every flow they had is over by then (or would start afresh).
+ * Frees draining slots whose counters (snap, from rw_counters_snapshot) stood still for
+ * their protocol's conntrack timeout: every flow they had is over by then (or would start
+ * afresh).
  */
-void rw_expire_draining(struct rw *rw, uint64_t now)
+void rw_expire_draining(struct rw *rw, uint64_t now, const struct sl_rw_counter *snap)
 {
 	for (__u32 s = 0; s < SL_RW_BACKEND_SLOTS; s++) {
 		struct sl_rw_backend_info *bi = &rw->info[s];
-		struct sl_rw_counter c;
 		uint64_t idle, total;
 
-		if (bi->state != SL_RW_SLOT_DRAINING || rw_read_counter(rw, s, &c))
+		if (bi->state != SL_RW_SLOT_DRAINING)
 			continue;
-		total = c.packets + c.reply_packets;
+		total = snap[s].packets + snap[s].reply_packets;
 		idle = (bi->proto == RW_TCP ? SL_CT_TCP_IDLE_S : SL_CT_UDP_IDLE_S) * 1000000000ull;
 		if (total != bi->last_packets || now < bi->idle_since_ns) {
 			bi->last_packets = total;
@@ -472,6 +449,7 @@ static void update_info(struct rw *rw, const struct rw_pending *pg, const uint8_
 int rw__commit(struct rw *rw, char *err, size_t errlen)
 {
 	struct rw_pending *pg = rw->pending;
+	struct sl_rw_counter *snap;
 	struct sl_rw_gen_info gi = { 0 }, old = { 0 };
 	struct sl_rw_ctl ctl = { 0 };
 	uint8_t *state = NULL;
@@ -488,7 +466,10 @@ int rw__commit(struct rw *rw, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot apply routes: %s", strerror(ENOMEM));
 		goto cleanup;
 	}
-	rw_expire_draining(rw, now);
+	snap = rw_counters_snapshot(rw);
+	if (snap)
+		rw_expire_draining(rw, now, snap);
+	free(snap);
 	ret = assign_slots(rw, pg, state, err, errlen);
 	if (ret)
 		goto cleanup;

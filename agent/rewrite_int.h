@@ -121,10 +121,10 @@ void rw_maglev_release(struct rw_maglev *m);
 /* rewrite_gen.c */
 void rw_pending_free(struct rw_pending *pg);
 bool rw_info_is(const struct sl_rw_backend_info *bi, const char *route, const uint8_t addr[16], uint16_t port);
-int rw_read_counter(struct rw *rw, __u32 slot, struct sl_rw_counter *sum);
-void rw_expire_draining(struct rw *rw, uint64_t now);
+void rw_expire_draining(struct rw *rw, uint64_t now, const struct sl_rw_counter *snap);
 
 /* rewrite_status.c */
 void rw_status_free(struct rw *rw);
+struct sl_rw_counter *rw_counters_snapshot(struct rw *rw);
 
 #endif

@@ -16,6 +16,66 @@
 
 static const char *const stat_names[SL_RW_STAT_MAX] = SL_RW_STAT_NAMES;
 
+/* Adds one CPU's counters to a sum. */
+static void add_counter(struct sl_rw_counter *sum, const struct sl_rw_counter *c)
+{
+	sum->new_flows += c->new_flows;
+	sum->packets += c->packets;
+	sum->bytes += c->bytes;
+	sum->reply_packets += c->reply_packets;
+	sum->reply_bytes += c->reply_bytes;
+}
+
+/*
+ * Every occupied backend slot's counters, summed over CPUs, plus what flow cache copies
+ * counted and have not added yet (sl_fc_count in bpf/lib/conntrack.h). A copy that adds
+ * its counts between the two reads is seen twice or not at all for that one snapshot.
+ * calloc'd [SL_RW_BACKEND_SLOTS]; NULL + errno.
+ */
+struct sl_rw_counter *rw_counters_snapshot(struct rw *rw)
+{
+	struct sl_rw_counter *sum = calloc(SL_RW_BACKEND_SLOTS, sizeof(*sum));
+	struct sl_rw_counter *v = calloc((size_t)rw->ncpus, sizeof(*v));
+	struct sl_fc_entry *fc = calloc((size_t)rw->ncpus, sizeof(*fc));
+
+	if (!sum || !v || !fc) {
+		free(sum);
+		sum = NULL;
+		errno = ENOMEM;
+		goto cleanup;
+	}
+	for (__u32 s = 0; s < SL_RW_BACKEND_SLOTS; s++) {
+		if (rw->info[s].state == SL_RW_SLOT_FREE || bpf_map_lookup_elem(rw->map_fd[R_COUNTERS], &s, v))
+			continue;
+		for (int c = 0; c < rw->ncpus; c++)
+			add_counter(&sum[s], &v[c]);
+	}
+	for (__u32 i = 0; i < SL_FLOW_CACHE; i++) {
+		if (bpf_map_lookup_elem(rw->map_fd[R_CACHE], &i, fc))
+			continue;
+		for (int c = 0; c < rw->ncpus; c++) {
+			const struct sl_fc_entry *e = &fc[c];
+			struct sl_rw_counter *to;
+			__u32 pending = e->pkts & (SL_FC_CLOCK_EVERY - 1);
+
+			if ((!pending && !e->bytes) || e->nat.backend >= SL_RW_BACKEND_SLOTS)
+				continue;
+			to = &sum[e->nat.backend];
+			if (e->dir == SL_FC_REV) {
+				to->reply_packets += pending;
+				to->reply_bytes += e->bytes;
+			} else {
+				to->packets += pending;
+				to->bytes += e->bytes;
+			}
+		}
+	}
+cleanup:
+	free(v);
+	free(fc);
+	return sum;
+}
+
 void rw_status_free(struct rw *rw)
 {
 	free(rw->st_routes);
@@ -60,19 +120,26 @@ int rw__backend_counters(struct rw *rw, const char *route, const uint8_t *addr, 
 		return -EINVAL;
 	memcpy(a, addr, addr_len);
 	for (__u32 s = 0; s < SL_RW_BACKEND_SLOTS; s++) {
-		if (rw_info_is(&rw->info[s], route, a, port)) {
-			if (draining)
-				*draining = rw->info[s].state == SL_RW_SLOT_DRAINING;
-			return rw_read_counter(rw, s, out);
-		}
+		struct sl_rw_counter *snap;
+
+		if (!rw_info_is(&rw->info[s], route, a, port))
+			continue;
+		if (draining)
+			*draining = rw->info[s].state == SL_RW_SLOT_DRAINING;
+		snap = rw_counters_snapshot(rw);
+		if (!snap)
+			return -errno;
+		*out = snap[s];
+		free(snap);
+		return 0;
 	}
 	return -ENOENT;
 }
 
-static void fill_backend(struct rw *rw, __u32 s, Sluice__V1__BackendCounters *bc)
+static void fill_backend(struct rw *rw, __u32 s, const struct sl_rw_counter *snap,
+			 Sluice__V1__BackendCounters *bc)
 {
 	struct sl_rw_backend_info *bi = &rw->info[s];
-	struct sl_rw_counter c;
 
 	sluice__v1__backend_counters__init(bc);
 	bc->addr.data = bi->addr;
@@ -81,13 +148,11 @@ static void fill_backend(struct rw *rw, __u32 s, Sluice__V1__BackendCounters *bc
 	bc->tag = bi->tag;
 	bc->weight = bi->weight;
 	bc->draining = bi->state == SL_RW_SLOT_DRAINING;
-	if (rw_read_counter(rw, s, &c) == 0) {
-		bc->new_flows = c.new_flows;
-		bc->packets = c.packets;
-		bc->bytes = c.bytes;
-		bc->reply_packets = c.reply_packets;
-		bc->reply_bytes = c.reply_bytes;
-	}
+	bc->new_flows = snap[s].new_flows;
+	bc->packets = snap[s].packets;
+	bc->bytes = snap[s].bytes;
+	bc->reply_packets = snap[s].reply_packets;
+	bc->reply_bytes = snap[s].reply_bytes;
 }
 
 /* Route names of a status being built -> their index, open addressing. */
@@ -130,10 +195,14 @@ int rw__fill_status(struct rw *rw, Sluice__V1__Status *st)
 	struct name_index ix = { 0 };
 	uint64_t stats[SL_RW_STAT_MAX];
 	__u32 *order = NULL, *route_of = NULL, *next = NULL;
+	struct sl_rw_counter *snap;
 	int err = -ENOMEM;
 
 	rw_status_free(rw);
-	rw_expire_draining(rw, rw_mono_ns());
+	snap = rw_counters_snapshot(rw);
+	if (!snap)
+		return -errno;
+	rw_expire_draining(rw, rw_mono_ns(), snap);
 	for (__u32 s = 0; s < SL_RW_BACKEND_SLOTS; s++)
 		n_slots += rw->info[s].state != SL_RW_SLOT_FREE;
 	max_routes = n_slots + rw->n_live + 1;
@@ -181,7 +250,7 @@ int rw__fill_status(struct rw *rw, Sluice__V1__Status *st)
 		Sluice__V1__RouteCounters *rc = &rw->st_routes[route_of[i]];
 		Sluice__V1__Frontend *fe = &rw->st_fronts[route_of[i]];
 
-		fill_backend(rw, order[i], &rw->st_backends[i]);
+		fill_backend(rw, order[i], snap, &rw->st_backends[i]);
 		rw->st_backend_ptrs[next[route_of[i]]++] = &rw->st_backends[i];
 		if (!rc->frontend) {
 			sluice__v1__frontend__init(fe);
@@ -208,6 +277,7 @@ int rw__fill_status(struct rw *rw, Sluice__V1__Status *st)
 	}
 	err = 0;
 cleanup:
+	free(snap);
 	free(ix.slot);
 	free(order);
 	free(route_of);

@@ -18,6 +18,7 @@
 #include "common/cert.h"
 #include "common/log.h"
 #include "common/policy.h"
+#include "common/policy_delta.h"
 #include "outbox.h"
 #include "session.h"
 #include "state.h"
@@ -30,7 +31,7 @@
 #define CERT_CHECK_MS (3600 * 1000) /* how often a running agent looks at its certificate's expiry */
 
 /* What this agent can do, announced in Hello. */
-static const char *const capabilities[] = { "inspect" };
+static const char *const capabilities[] = { "inspect", "rewrite" };
 
 struct session {
 	struct session_opts o;
@@ -49,6 +50,8 @@ struct session {
 	uint64_t connected_since;
 	uint64_t reconnects;          /* streams that came up after an earlier one had */
 	int64_t cert_not_after;       /* the client certificate's expiry (unix s); 0: no TLS */
+	/* Only the session thread touches this one. */
+	Sluice__V1__Policy *live_policy; /* what live_rev holds, for deltas; NULL: not known */
 };
 
 /* ---- small helpers -------------------------------------------------------------- */
@@ -279,7 +282,9 @@ static int send_ack(struct rpc_client_stream *cs, const Sluice__V1__PolicyUpdate
 	return send_msg(cs, &m);
 }
 
-static int send_nack(struct rpc_client_stream *cs, const Sluice__V1__PolicyUpdate *u, const char *error)
+/* A refusal, or with resync a request for the whole policy (a delta that did not fit). */
+static int send_nack(struct rpc_client_stream *cs, const Sluice__V1__PolicyUpdate *u, const char *error,
+		     bool resync)
 {
 	Sluice__V1__AgentMessage m = SLUICE__V1__AGENT_MESSAGE__INIT;
 	Sluice__V1__Nack nack = SLUICE__V1__NACK__INIT;
@@ -287,6 +292,7 @@ static int send_nack(struct rpc_client_stream *cs, const Sluice__V1__PolicyUpdat
 	nack.nonce = u->nonce;
 	nack.revision = u->revision;
 	nack.error = (char *)error;
+	nack.resync = resync;
 	m.msg_case = SLUICE__V1__AGENT_MESSAGE__MSG_NACK;
 	m.nack = &nack;
 	return send_msg(cs, &m);
@@ -338,20 +344,38 @@ static int persist(struct session *s, const Sluice__V1__PolicyUpdate *u)
 	return err;
 }
 
-static void handle_update(struct session *s, struct rpc_client_stream *cs, const Sluice__V1__PolicyUpdate *u)
+/* Remembers the policy that went live, as the base of later deltas. */
+static void keep_live(struct session *s, const Sluice__V1__Policy *p)
 {
-	char err[ERR_MAX] = "";
+	policy__free(s->live_policy);
+	s->live_policy = policy__dup(p); /* NULL on ENOMEM: the next delta asks for a resync */
+}
+
+/* The live revision's policy: kept after each apply, read back from the state directory
+ * after a restart. NULL when not known. */
+static const Sluice__V1__Policy *live_policy(struct session *s)
+{
+	struct agent_state st;
+
+	if (s->live_policy || !s->o.state_dir || !s->live_rev)
+		return s->live_policy;
+	if (state__load(s->o.state_dir, &st, NULL, 0) == 0) {
+		if (st.revision == s->live_rev && strcmp(st.hash, s->live_hash) == 0)
+			s->live_policy = policy__unpack(st.policy, st.policy_len);
+		state__release(&st);
+	}
+	return s->live_policy;
+}
+
+static void apply_update(struct session *s, struct rpc_client_stream *cs, const Sluice__V1__PolicyUpdate *u,
+			 bool from_delta)
+{
+	char err[ERR_MAX] = "", prev_error[sizeof(s->last_error)];
 	uint64_t old_rev = s->live_rev; /* only this thread writes live_rev */
 	int rc;
 
-	if (u->revision != 0 && u->revision == s->live_rev && strcmp(u->hash, s->live_hash) == 0) {
-		pr_debug("revision %llu is already live; acknowledging without reloading",
-			 (unsigned long long)u->revision);
-		send_ack(cs, u);
-		return;
-	}
-
 	pthread_mutex_lock(&s->lock);
+	memcpy(prev_error, s->last_error, sizeof(prev_error));
 	rc = check_update(s, u, err, sizeof(err));
 	if (!rc) {
 		rc = s->o.dp->apply(s->o.dp_ctx, u->policy, err, sizeof(err));
@@ -368,13 +392,25 @@ static void handle_update(struct session *s, struct rpc_client_stream *cs, const
 	}
 	pthread_mutex_unlock(&s->lock);
 
+	if (rc && from_delta && strstr(err, "hash mismatch")) {
+		/* Not the policy's fault: the delta met another base than it was made for. */
+		pr_warn("revision %llu: the delta did not rebuild it (%s); asking for the whole policy",
+			(unsigned long long)u->revision, err);
+		pthread_mutex_lock(&s->lock);
+		memcpy(s->last_error, prev_error, sizeof(prev_error));
+		pthread_mutex_unlock(&s->lock);
+		send_nack(cs, u, err, true);
+		return;
+	}
 	if (rc) {
 		pr_warn("revision %llu rejected, revision %llu stays live: %s", (unsigned long long)u->revision,
 			(unsigned long long)old_rev, err);
-		send_nack(cs, u, err);
+		send_nack(cs, u, err, false);
 		send_status(s, cs);
 		return;
 	}
+	keep_live(s, u->policy);
+	log__set_context_u64("revision", u->revision); /* later JSON lines name the live revision */
 
 	pr_info("applied revision %llu (%zu rules, %zu routes, hash %.12s)", (unsigned long long)u->revision,
 		u->policy->n_rules, u->policy->n_routes, u->hash);
@@ -389,6 +425,46 @@ static void handle_update(struct session *s, struct rpc_client_stream *cs, const
 	}
 	send_ack(cs, u);
 	send_status(s, cs);
+}
+
+/* An update: acknowledged at once when its revision is live; a delta is first rebuilt
+ * into the whole policy on top of the live one (or the whole policy asked for). */
+static void handle_update(struct session *s, struct rpc_client_stream *cs, const Sluice__V1__PolicyUpdate *u)
+{
+	Sluice__V1__PolicyUpdate whole;
+	const Sluice__V1__Policy *base;
+	Sluice__V1__Policy *built = NULL;
+	int rc;
+
+	if (u->revision != 0 && u->revision == s->live_rev && strcmp(u->hash, s->live_hash) == 0) {
+		pr_debug("revision %llu is already live; acknowledging without reloading",
+			 (unsigned long long)u->revision);
+		send_ack(cs, u);
+		return;
+	}
+	if (!u->delta) {
+		apply_update(s, cs, u, false);
+		return;
+	}
+	base = live_policy(s);
+	if (!base || strcmp(u->delta->base_hash, s->live_hash) != 0) {
+		pr_info("revision %llu came as a delta from %.12s, which is not what runs here; asking for the whole policy",
+			(unsigned long long)u->revision, u->delta->base_hash);
+		send_nack(cs, u, "the delta's base is not the live policy", true);
+		return;
+	}
+	rc = policy_delta__apply(base, u->delta, &built);
+	if (rc) {
+		pr_warn("revision %llu: the delta does not apply (%s); asking for the whole policy",
+			(unsigned long long)u->revision, strerror(-rc));
+		send_nack(cs, u, "the delta does not apply to the live policy", true);
+		return;
+	}
+	whole = *u;
+	whole.delta = NULL;
+	whole.policy = built;
+	apply_update(s, cs, &whole, true);
+	policy__free(built);
 }
 
 static void handle_message(struct session *s, struct rpc_client_stream *cs, const struct rpc_buf *msg)
@@ -616,6 +692,7 @@ void session__free(struct session *s)
 {
 	if (!s)
 		return;
+	policy__free(s->live_policy);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -16,11 +16,15 @@
  * layout on every node). A dropped packet never reaches here, so rewrite never undoes a
  * verdict.
  *
- * Order of lookups, cheapest first: the per-CPU flow cache (established flows end there);
- * then, by the live generation's port filter, conntrack and the frontends for packets to
- * a frontend port, or the reverse table for packets from a backend port. A TCP SYN always
- * starts a new flow (a client reusing a port gets the current table, not the old backend).
- * See lib/conntrack.h for flow state, lib/nat.h for the rewrite, lib/rw_maps.h for maps.
+ * Order of lookups, cheapest first: the per-CPU flow cache (established flows end there,
+ * in sl_rewrite itself); then, in sl_rw_slow and by the live generation's port filter,
+ * conntrack and the frontends for packets to a frontend port, or the reverse table for
+ * packets from a backend port. A TCP SYN always starts a new flow (a client reusing a
+ * port gets the current table, not the old backend). See lib/conntrack.h for flow state,
+ * lib/nat.h for the rewrite, lib/rw_maps.h for the maps.
+ *
+ * Not translated: IP fragments (no ports to find the flow by), and ICMP errors about a
+ * translated flow (their quoted header keeps the backend's address).
  */
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -120,43 +124,51 @@ static __noinline int forward(const struct sl_nat_pkt *n, __u32 slot, __u64 now,
 	return put != 1;
 }
 
-/*
- * Everything after parsing. A global function: the verifier checks it once, whatever
- * header layout (VLAN tags, IPv4 options, IPv6 extension headers) the parser met.
- * Returns the XDP verdict.
- */
-__noinline int sl_rw_flow(struct xdp_md *ctx, struct sl_nat_pkt *np)
+/* Where every translated packet ends: the rewrite, the backend's counters (count: 0 when
+ * the flow cache counted it), forwarding. */
+static __always_inline int translate(struct xdp_md *ctx, struct sl_nat_pkt *n, const struct sl_nat *to, int reply,
+				     int new_flow, int count)
 {
-	__u32 bytes = ctx->data_end - ctx->data, h, slot, zero = 0, pi;
-	struct sl_rw_filter *f;
-	struct sl_fc_entry *e;
-	struct sl_rw_ctl *ctl;
-	struct sl_nat_pkt n;
-	struct sl_nat nat;
-	__u64 epoch, now;
-	int r, reply = 0, new_flow = 0;
+	__u32 bytes = ctx->data_end - ctx->data;
+	int r = sl_nat_rewrite(ctx, n, to, reply);
 
-	if (!np)
-		return XDP_PASS;
-	n = *np;
-	h = n.hash = sl_flow_hash(&n.key);
-	epoch = sl_rw_epoch_now();
-	now = bpf_ktime_get_coarse_ns();
-
-	/* Established flows: the per-CPU copy of their entry. */
-	e = sl_fc_get(&n.key, h, epoch);
-	if (e && !(n.syn && e->dir == SL_FC_FWD)) {
-		if (now - e->nat.seen_ns >= SL_FC_TOUCH_NS) {
-			if (!sl_ct_fresh(&e->nat, n.key.proto, now))
-				goto slow;
-			sl_fc_touch(e, now);
-		}
-		nat = e->nat;
-		reply = e->dir == SL_FC_REV;
-		goto translate;
+	if (r == -2) {
+		sl_rw_stat(SL_RW_STAT_CSUM_LONG);
+		return XDP_DROP;
 	}
+	if (r)
+		return XDP_PASS;
+	if (count)
+		sl_rw_count(to->backend, 1, bytes, reply, new_flow);
+	if (sl_rw_fib) {
+		r = sl_fwd_fib(ctx, n);
+		if (r == XDP_REDIRECT)
+			sl_rw_stat(SL_RW_STAT_FIB_REDIRECT);
+		return r;
+	}
+	return XDP_PASS;
+}
 
-slow:
+/*
+ * Packets the flow cache did not have: conntrack and new flows for packets to a frontend
+ * port, the reverse table for packets from a backend port. fi is the packet's flow cache
+ * slot, epoch the flow cache epoch read before anything else. A global function: the
+ * verifier checks it once, whatever header layout (VLAN tags, IPv4 options, IPv6
+ * extension headers) the parser met. Returns the XDP verdict.
+ */
+__noinline int sl_rw_slow(struct xdp_md *ctx, struct sl_nat_pkt *n, __u32 fi, __u64 epoch)
+{
+	__u32 slot, zero = 0, pi;
+	struct sl_rw_filter *f;
+	struct sl_rw_ctl *ctl;
+	struct sl_nat nat;
+	int new_flow;
+	__u64 now;
+
+	if (!n)
+		return XDP_PASS;
+	now = bpf_ktime_get_coarse_ns();
+	n->hash = sl_flow_hash(&n->key);
 	ctl = bpf_map_lookup_elem(&sl_rw_ctl, &zero);
 	if (!ctl)
 		return XDP_PASS;
@@ -164,41 +176,23 @@ slow:
 	f = bpf_map_lookup_elem(&sl_rw_filter, &slot);
 	if (!f)
 		return XDP_PASS;
-	pi = n.key.proto == IPPROTO_UDP;
-	if (port_in(f->fwd[pi & 1], n.key.dport) && (new_flow = forward(&n, slot, now, &nat)) >= 0) {
-		sl_fc_put(&n.key, h, &nat, SL_FC_FWD, epoch);
-		goto translate;
+	pi = n->key.proto == IPPROTO_UDP;
+	if (port_in(f->fwd[pi & 1], n->key.dport) && (new_flow = forward(n, slot, now, &nat)) >= 0) {
+		sl_fc_put(&n->key, fi & (SL_FLOW_CACHE - 1), &nat, SL_FC_FWD, epoch);
+		return translate(ctx, n, &nat, 0, new_flow, 1);
 	}
-	if (port_in(f->rev[pi & 1], n.key.sport)) {
-		struct sl_nat *rv = bpf_map_lookup_elem(&sl_rnat, &n.key);
+	if (port_in(f->rev[pi & 1], n->key.sport)) {
+		struct sl_nat *rv = bpf_map_lookup_elem(&sl_rnat, &n->key);
 
-		if (rv && sl_ct_fresh(rv, n.key.proto, now)) {
+		if (rv && sl_ct_fresh(rv, n->key.proto, now)) {
 			if (now - rv->seen_ns >= SL_FC_TOUCH_NS)
 				rv->seen_ns = now;
 			nat = *rv;
 			nat.seen_ns = now;
-			reply = 1;
 			sl_rw_stat(SL_RW_STAT_REPLY);
-			sl_fc_put(&n.key, h, &nat, SL_FC_REV, epoch);
-			goto translate;
+			sl_fc_put(&n->key, fi & (SL_FLOW_CACHE - 1), &nat, SL_FC_REV, epoch);
+			return translate(ctx, n, &nat, 1, 0, 1);
 		}
-	}
-	return XDP_PASS;
-
-translate:
-	r = sl_nat_rewrite(ctx, &n, &nat, reply);
-	if (r == -2) {
-		sl_rw_stat(SL_RW_STAT_CSUM_LONG);
-		return XDP_DROP;
-	}
-	if (r)
-		return XDP_PASS;
-	sl_rw_count(nat.backend, bytes, reply, new_flow > 0);
-	if (sl_rw_fib) {
-		r = sl_fwd_fib(ctx, &n);
-		if (r == XDP_REDIRECT)
-			sl_rw_stat(SL_RW_STAT_FIB_REDIRECT);
-		return r;
 	}
 	return XDP_PASS;
 }
@@ -207,6 +201,9 @@ SEC("xdp")
 int sl_rewrite(struct xdp_md *ctx)
 {
 	struct sl_nat_pkt n = {};
+	struct sl_fc_entry *e;
+	__u64 epoch, now;
+	__u32 fi;
 	int r = sl_nat_parse(ctx, &n);
 
 	if (r) {
@@ -214,7 +211,21 @@ int sl_rewrite(struct xdp_md *ctx)
 			sl_rw_stat(SL_RW_STAT_FRAGMENT);
 		return XDP_PASS;
 	}
-	return sl_rw_flow(ctx, &n);
+	/* Established flows: the per-CPU copy of their entry. Reading the clock and updating
+	 * the backend's counters cost as much as the rest of this path, so a copy does both
+	 * every SL_FC_CLOCK_EVERY packets. */
+	fi = sl_fc_index(&n.key);
+	epoch = sl_rw_epoch;
+	e = sl_fc_get(&n.key, fi, epoch);
+	if (e && !(n.syn && e->dir == SL_FC_FWD)) {
+		if (sl_fc_count(e, ctx->data_end - ctx->data)) {
+			now = bpf_ktime_get_coarse_ns();
+			if (now - e->nat.seen_ns >= SL_FC_TOUCH_NS)
+				sl_fc_touch(e, now);
+		}
+		return translate(ctx, &n, &e->nat, e->dir == SL_FC_REV, 0, 0);
+	}
+	return sl_rw_slow(ctx, &n, fi, epoch);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -234,7 +234,7 @@ struct sl_meta {
  * are found by the backend-side tuple and given the VIP back. Addresses and ports here are
  * in network order, as on the wire.
  */
-#define SL_RW_ABI_VERSION 1
+#define SL_RW_ABI_VERSION 2
 
 #ifndef SL_MAX_ROUTES
 #define SL_MAX_ROUTES 1024 /* routes per generation */
@@ -260,7 +260,9 @@ struct sl_meta {
 #ifndef SL_CT_UDP_IDLE_S
 #define SL_CT_UDP_IDLE_S 120
 #endif
-#define SL_FC_TOUCH_NS 1000000000ull /* a cached flow refreshes its conntrack entries this often */
+#define SL_FC_TOUCH_NS 1000000000ull /* a cached flow refreshes its conntrack entries this often, */
+#define SL_FC_CLOCK_EVERY 8           /* looking at the clock (and adding its counts to the backend's)
+				       * every this many packets: a power of 2 */
 #define SL_RW_TAG_LEN 32
 
 /* A flow as it is on the wire; IPv4 addresses in the first 4 bytes, the rest 0. Eight-byte
@@ -289,10 +291,12 @@ struct sl_nat {
  * epoch equals sl_rw_epoch (bumped whenever a flow's entry changes backend). */
 struct sl_fc_entry {
 	struct sl_flow key;
-	struct sl_nat nat;
+	struct sl_nat nat; /* nat.seen_ns: when the copy last refreshed the LRU entry */
 	__u64 epoch;
+	__u64 bytes;       /* bytes of packets not yet added to the backend's counters */
 	__u32 dir;
-	__u32 pad;
+	__u32 pkts;        /* packets through this copy (wraps); the last pkts % SL_FC_CLOCK_EVERY
+			    * of them are not yet in the backend's counters (see lib/conntrack.h) */
 };
 
 #define SL_FC_FWD 0
@@ -392,7 +396,7 @@ enum sl_rw_stat {
 	SL_RW_STAT_NEW_FLOW,     /* new flow: backend picked in the Maglev table */
 	SL_RW_STAT_REPLY,        /* reply translated from the reverse table (flow cache miss) */
 	SL_RW_STAT_REPICK,       /* a flow's entry changed backend (port reuse, timeout) */
-	SL_RW_STAT_FRAGMENT,     /* IP fragment to a frontend port: passed untranslated */
+	SL_RW_STAT_FRAGMENT,     /* IP fragment (no ports to find a flow by): passed untranslated */
 	SL_RW_STAT_NO_ROUTE,     /* frontend port but no frontend: passed untranslated */
 	SL_RW_STAT_NO_TABLE,     /* a generation table missing (only a bug causes it) */
 	SL_RW_STAT_CT_FULL,      /* conntrack insert failed */
@@ -413,28 +417,23 @@ struct sl_rw_meta {
 };
 
 /*
- * The flow hash: picks the Maglev entry of a new flow and the flow cache entry. Plain
- * arithmetic, so the agent and its tests compute exactly what the datapath does.
+ * The flow hash: picks the Maglev entry of a new flow. Plain arithmetic, so the agent and its tests compute exactly what the datapath does. The five
+ * words are multiplied independently (the CPU overlaps them) and then mixed once.
  */
-static inline __u64 sl_flow_mix(__u64 h, __u64 w)
-{
-	h ^= w;
-	h *= 0x9E3779B97F4A7C15ULL;
-	return h ^ (h >> 29);
-}
-
 static inline __u32 sl_flow_hash(const struct sl_flow *f)
 {
-	__u64 w[5], h = 0x5ca1ab1e;
+	__u64 w[5], h;
 
 	__builtin_memcpy(w, f, sizeof(w));
-	h = sl_flow_mix(h, w[0]);
-	h = sl_flow_mix(h, w[1]);
-	h = sl_flow_mix(h, w[2]);
-	h = sl_flow_mix(h, w[3]);
-	h = sl_flow_mix(h, w[4]);
-	h *= 0xD6E8FEB86659FD93ULL;
-	return (__u32)(h >> 32);
+	h = (w[0] ^ 0x5ca1ab1e) * 0x9E3779B97F4A7C15ULL;
+	h ^= (w[1] + 1) * 0xC2B2AE3D27D4EB4FULL;
+	h ^= (w[2] + 2) * 0x165667B19E3779F9ULL;
+	h ^= (w[3] + 3) * 0xD6E8FEB86659FD93ULL;
+	h ^= (w[4] + 4) * 0xFF51AFD7ED558CCDULL;
+	h ^= h >> 32;
+	h *= 0xC4CEB9FE1A85EC53ULL;
+	h ^= h >> 29;
+	return (__u32)(h >> 32) ^ (__u32)h;
 }
 
 /* The Maglev entry of flow hash h: h scaled to [0, SL_MAGLEV_SIZE) by a multiply and a

@@ -12,6 +12,7 @@
 #include "cli/render.h"
 #include "cli/table.h"
 #include "common/cert.h"
+#include "common/policy.h"
 
 #define TIME_LEN 40
 
@@ -61,6 +62,47 @@ static json_t *u64(uint64_t v)
 	return json_integer((json_int_t)v);
 }
 
+/* Route counters of a status: [{"name", "frontend", "backends": [{"addr", "port", "tag",
+ * "weight", "draining", "new_flows", "packets", "bytes", "reply_packets", "reply_bytes"}]}]. */
+static json_t *routes_json(const Sluice__V1__Status *s)
+{
+	json_t *a = json_array();
+	char addr[POLICY_ADDR_STR], fe[POLICY_ADDR_STR + 16], pbuf[8];
+
+	for (size_t i = 0; a && i < s->n_routes; i++) {
+		const Sluice__V1__RouteCounters *rc = s->routes[i];
+		json_t *ro = json_object(), *bs;
+
+		fe[0] = '\0';
+		if (rc->frontend && policy__format_addr(rc->frontend->vip.data, rc->frontend->vip.len, addr, sizeof(addr)) == 0)
+			snprintf(fe, sizeof(fe), "%s %s/%u", addr, policy__proto_name(rc->frontend->proto, pbuf),
+				 rc->frontend->port);
+		/* The _new calls take their argument even when they fail. */
+		if (!ro || json_array_append_new(a, ro))
+			goto fail;
+		bs = json_array();
+		if (!put(ro, "name", str(rc->name)) || !put(ro, "frontend", str(fe)) || !put(ro, "backends", bs))
+			goto fail;
+		for (size_t k = 0; k < rc->n_backends; k++) {
+			const Sluice__V1__BackendCounters *b = rc->backends[k];
+			json_t *bo = json_object();
+
+			if (policy__format_addr(b->addr.data, b->addr.len, addr, sizeof(addr)))
+				snprintf(addr, sizeof(addr), "?");
+			if (!bo || json_array_append_new(bs, bo) || !put(bo, "addr", str(addr)) ||
+			    !put(bo, "port", u64(b->port)) || !put(bo, "tag", str(b->tag)) || !put(bo, "weight", u64(b->weight)) ||
+			    !put(bo, "draining", json_boolean(b->draining)) || !put(bo, "new_flows", u64(b->new_flows)) ||
+			    !put(bo, "packets", u64(b->packets)) || !put(bo, "bytes", u64(b->bytes)) ||
+			    !put(bo, "reply_packets", u64(b->reply_packets)) || !put(bo, "reply_bytes", u64(b->reply_bytes)))
+				goto fail;
+		}
+	}
+	return a;
+fail:
+	json_decref(a);
+	return NULL;
+}
+
 static json_t *status_json(const Sluice__V1__Status *s)
 {
 	json_t *o = json_object(), *ifs, *drops;
@@ -88,6 +130,17 @@ static json_t *status_json(const Sluice__V1__Status *s)
 	for (size_t i = 0; i < s->n_drop_reasons; i++)
 		if (!put(drops, s->drop_reasons[i]->key, u64(s->drop_reasons[i]->value)))
 			goto fail;
+	if (s->n_routes && !put(o, "routes", routes_json(s)))
+		goto fail;
+	if (s->n_rewrite_reasons) {
+		json_t *rr = json_object();
+
+		if (!put(o, "rewrite_reasons", rr))
+			goto fail;
+		for (size_t i = 0; i < s->n_rewrite_reasons; i++)
+			if (!put(rr, s->rewrite_reasons[i]->key, u64(s->rewrite_reasons[i]->value)))
+				goto fail;
+	}
 	return o;
 fail:
 	json_decref(o);

@@ -18,6 +18,7 @@
 #define OPTION_LIST 2u /* repeatable; a file may give a list */
 #define OPTION_MAP 4u  /* a file may give a map {k: v}, applied as "k=v" values */
 #define OPTION_CLI 8u  /* command line only (--config, --help): no key in the file */
+#define OPTION_HIDDEN 16u /* left out of --help and the manual (--man itself; with OPTION_CLI) */
 
 struct option_def {
 	const char *name; /* long option, "node-id"; its file key is "node_id" */
@@ -32,6 +33,24 @@ void options__longopts(const struct option_def *defs, size_t n, struct option *o
 
 /* Prints one "  --name ARG   help" line per option. */
 void options__help(FILE *f, const struct option_def *defs, size_t n);
+
+/* What a daemon's manual says besides its options; every field is troff source. */
+struct options_man {
+	const char *prog;        /* "sluice-agent" */
+	const char *summary;     /* the NAME line after "prog \-" */
+	const char *synopsis;
+	const char *description;
+	const char *config_file; /* the default configuration file's path (plain text) */
+	const char *config_example; /* a few lines of YAML shown under CONFIGURATION FILE */
+	const char *sections;    /* the rest: METRICS, SIGNALS, EXIT STATUS, FILES, ... */
+};
+
+/*
+ * Prints section-8 troff for m: NAME, SYNOPSIS, DESCRIPTION, then OPTIONS and
+ * CONFIGURATION FILE generated from defs (so the manual cannot drift from --help and
+ * the file keys), then m->sections.
+ */
+void options__man(FILE *f, const struct options_man *m, const struct option_def *defs, size_t n);
 
 /* Called for each setting, from a flag (in_file false) or the file; val is NULL for a
  * flag. 0, or -errno after logging what is wrong. */

@@ -113,6 +113,7 @@ static enum rpc_code apply_policy(void *user, const struct rpc_peer *peer, const
 	struct store_revision newest = { 0 };
 	struct rollout_request rreq = { 0 };
 	struct control_plan plan = { 0 };
+	struct store_rollout started = { 0 };
 	struct store_label *sel = NULL;
 	char hash[POLICY_HASH_HEX], who[300], why[512];
 	bool created = false;
@@ -180,10 +181,16 @@ static enum rpc_code apply_policy(void *user, const struct rpc_peer *peer, const
 						 (unsigned long long)out.revision, why, (unsigned long long)out.revision);
 			goto cleanup;
 		}
+		/* What the rollout noted at its start (agents too small, agents offline). */
+		if (store__rollout_get(ctl->st, out.rollout_id, &started) == 0) {
+			out.n_warnings = started.n_warnings;
+			out.warnings = started.warnings;
+		}
 	}
 	code = control_int__reply(&out.base, resp, errmsg, errlen);
 cleanup:
 	control_rollout__plan_release(&plan);
+	store_rollout__clear(&started);
 	free(sel);
 	store_revision__clear(&newest);
 	sluice__v1__apply_policy_request__free_unpacked(req, NULL);

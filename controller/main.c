@@ -30,6 +30,7 @@
 #include "common/options.h"
 #include "common/rpc.h"
 #include "controller.h"
+#include "manual.h"
 
 #define PROG "sluice-controller"
 #define DEFAULT_LISTEN "127.0.0.1:7443"
@@ -45,8 +46,10 @@ enum opt_id {
 	OPT_INSECURE,
 	OPT_INSECURE_REMOTE,
 	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
 	OPT_METRICS,
 	OPT_CONFIG,
+	OPT_MAN,
 };
 
 /* One table drives getopt_long, --help and the configuration file's keys. */
@@ -59,9 +62,11 @@ static const struct option_def opt_defs[] = {
 	{ "insecure", OPT_INSECURE, NULL, "plaintext without authentication: local development only (loopback --listen only)", 0 },
 	{ "insecure-allow-remote", OPT_INSECURE_REMOTE, NULL, "let --insecure listen beyond loopback: anyone who reaches it controls the fleet", 0 },
 	{ "log-level", OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug", 0 },
+	{ "log-format", OPT_LOG_FORMAT, "FORMAT", "text (default) or json: one JSON object per line with time, level, component and message", 0 },
 	{ "metrics", OPT_METRICS, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0 },
 	{ "config", OPT_CONFIG, "FILE", "settings file, one key per option (default: " DEFAULT_CONFIG " when it exists); flags override it", OPTION_CLI },
 	{ "help", OPT_HELP, NULL, "this text", OPTION_CLI },
+	{ "man", OPT_MAN, NULL, "print the sluice-controller(8) manual page (troff)", OPTION_CLI | OPTION_HIDDEN },
 };
 
 #define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
@@ -75,6 +80,7 @@ struct config {
 	bool insecure;
 	bool insecure_remote;
 	const char *log_level;
+	const char *log_format;
 	const char *metrics;
 	struct config_file *file; /* the configuration file's values, NULL without one */
 };
@@ -210,6 +216,7 @@ static int set_opt(void *ctx, int id, const char *val, bool in_file)
 	case OPT_INSECURE: cfg->insecure = true; break;
 	case OPT_INSECURE_REMOTE: cfg->insecure_remote = true; break;
 	case OPT_LOG_LEVEL: cfg->log_level = val; break;
+	case OPT_LOG_FORMAT: cfg->log_format = val; break;
 	case OPT_METRICS: cfg->metrics = val; break;
 	default: break; /* --config: read before the flags */
 	}
@@ -227,6 +234,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 	const char *config = DEFAULT_CONFIG;
 	bool config_given = false;
 	enum log_level level;
+	enum log_format format;
 	char err[1024];
 	int opt, ret;
 
@@ -236,6 +244,10 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (opt == OPT_HELP) {
 			usage(stdout);
+			return 0;
+		}
+		if (opt == OPT_MAN) {
+			options__man(stdout, &controller_manual, opt_defs, N_OPTS);
 			return 0;
 		}
 		if (opt == OPT_CONFIG) {
@@ -271,6 +283,13 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			return 2;
 		}
 		log__init(PROG, level);
+	}
+	if (cfg->log_format) {
+		if (log__parse_format(cfg->log_format, &format)) {
+			pr_err("--log-format '%s': use text or json", cfg->log_format);
+			return 2;
+		}
+		log__set_format(format);
 	}
 	return check_config(cfg) ? -1 : 2;
 }

@@ -32,7 +32,8 @@
 struct conn {
 	struct registry *reg;
 	struct rpc_stream *s;
-	struct rpc_peer peer;
+	struct rpc_peer *peer;     /* who opened the stream; freed once its Hello is judged */
+	char *address;             /* the peer's address, for messages */
 	bool registered;           /* said Hello and is its node's current stream */
 	bool ended;                /* we finished the stream: ignore what still arrives */
 	struct store_agent a;      /* the node's record while this stream holds it */
@@ -41,6 +42,7 @@ struct conn {
 	struct timespec sent_at;   /* ... and when it was queued (push latency) */
 	char sent_hash[STORE_HASH_HEX];
 	bool held;                 /* an update waits for the send queue to drain */
+	bool no_delta;             /* it asked for whole policies (a delta did not fit its base) */
 	bool dirty;                /* in reg->dirty: the record is not yet written */
 	bool zombie;               /* the stream is gone; freed after the next write */
 	bool seen_dirty;           /* last_seen not yet written */
@@ -137,7 +139,7 @@ __attribute__((format(printf, 3, 4))) static void end(struct conn *c, enum rpc_c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	pr_warn("agent stream from %s: %s: %s", c->peer.address, rpc_code__name(code), msg);
+	pr_warn("agent stream from %s: %s: %s", c->address, rpc_code__name(code), msg);
 	rpc_stream__finish(c->s, code, msg);
 	c->ended = true;
 }
@@ -169,6 +171,8 @@ static void put(struct conn *c)
 static void conn_free(struct conn *c)
 {
 	store_agent__clear(&c->a);
+	free(c->peer);
+	free(c->address);
 	free(c);
 }
 
@@ -270,6 +274,20 @@ static int send_update(struct conn *c, struct revcache_entry *e)
 	return 0;
 }
 
+/* Sends the desired revision as a delta from what the agent runs when that pays, else
+ * whole. 0 or -errno. */
+static int send_best(struct conn *c)
+{
+	struct store_agent *a = &c->a;
+	struct revcache_entry *e = NULL;
+
+	if (!c->no_delta && a->applied_revision && a->applied_hash[0])
+		e = revcache__get_for(c->reg->revs, a->desired_revision, a->applied_revision, a->applied_hash);
+	if (!e)
+		e = revcache__get(c->reg->revs, a->desired_revision);
+	return e ? send_update(c, e) : -errno;
+}
+
 /* Does the agent run the content of e? An agent that never ran anything runs the
  * empty policy. */
 static bool runs(const struct conn *c, const struct revcache_entry *e)
@@ -306,7 +324,7 @@ static void reconcile(struct conn *c, bool changed)
 		want = STORE_AGENT_NACKED; /* refused it: wait for a different revision */
 	else if (c->nonce && c->sent_rev == a->desired_revision)
 		; /* sent; waiting for the answer */
-	else if (rpc_stream__queued(c->s) > 0 || send_update(c, e) != 0)
+	else if (rpc_stream__queued(c->s) > 0 || send_best(c) != 0)
 		c->held = true; /* an update is still queued: coalesce, the tick sends the newest */
 	if (want != a->state) {
 		pr_info("agent '%s': %s -> %s (desired revision %llu, applied %llu)", a->node_id,
@@ -415,12 +433,12 @@ static void on_hello(struct conn *c, const Sluice__V1__Hello *h)
 		    MAX_NODE_ID);
 		return;
 	}
-	if (authz__agent(&c->peer, h->node_id, why, sizeof(why))) {
+	if (authz__agent(c->peer, h->node_id, why, sizeof(why))) {
 		if (reg->hooks.denied) {
 			char object[MAX_NODE_ID + 40];
 
 			snprintf(object, sizeof(object), "agent stream as node '%s'", h->node_id);
-			reg->hooks.denied(reg->hooks.denied_ctx, &c->peer, object, why);
+			reg->hooks.denied(reg->hooks.denied_ctx, c->peer, object, why);
 		}
 		end(c, RPC_PERMISSION_DENIED, "%s", why);
 		return;
@@ -429,7 +447,7 @@ static void on_hello(struct conn *c, const Sluice__V1__Hello *h)
 	if (old) {
 		write_seen(reg, &old, 1);
 		detach(reg, old);
-		end(old, RPC_ABORTED, "replaced by a newer stream from node '%s' (%s)", h->node_id, c->peer.address);
+		end(old, RPC_ABORTED, "replaced by a newer stream from node '%s' (%s)", h->node_id, c->address);
 	}
 	/* What the store says must be current before the record is loaded from it. */
 	if ((old && old->dirty) || reg->n_zombies)
@@ -444,7 +462,7 @@ static void on_hello(struct conn *c, const Sluice__V1__Hello *h)
 	if (reg->hooks.select)
 		c->a.desired_revision = reg->hooks.select(reg->hooks.ctx, &c->a);
 	pr_info("agent '%s' connected from %s (version %s, kernel %s, applied revision %llu)", c->a.node_id,
-		c->peer.address, c->a.agent_version, c->a.kernel, (unsigned long long)c->a.applied_revision);
+		c->address, c->a.agent_version, c->a.kernel, (unsigned long long)c->a.applied_revision);
 	cert_reported(c, h->cert_not_after_unix);
 	reconcile(c, true);
 	if (reg->tel.hello && !c->ended)
@@ -492,6 +510,15 @@ static void on_nack(struct conn *c, const Sluice__V1__Nack *nack)
 {
 	char *e;
 
+	if (nack->resync && answers_current(c, nack->nonce, "Nack")) {
+		/* Not a refusal: the delta met another base than it was made for. */
+		pr_info("agent '%s' asks for the whole policy of revision %llu: %s", c->a.node_id,
+			(unsigned long long)c->sent_rev, nack->error);
+		c->nonce = 0;
+		c->no_delta = true;
+		reconcile(c, false);
+		return;
+	}
 	if (!answers_current(c, nack->nonce, "Nack"))
 		return;
 	answered(c, false);
@@ -558,7 +585,13 @@ static int stream_open(void *user, struct rpc_stream *s, const struct rpc_peer *
 		return RPC_RESOURCE_EXHAUSTED;
 	c->reg = user;
 	c->s = s;
-	c->peer = *peer;
+	c->peer = malloc(sizeof(*c->peer));
+	c->address = strdup(peer->address);
+	if (!c->peer || !c->address) {
+		conn_free(c);
+		return RPC_RESOURCE_EXHAUSTED;
+	}
+	*c->peer = *peer;
 	*stream_user = c;
 	return 0;
 }
@@ -580,6 +613,9 @@ static void stream_message(void *user, struct rpc_stream *s, void *stream_user, 
 			on_hello(c, m->hello);
 		else
 			end(c, RPC_INVALID_ARGUMENT, "the first message on the stream must be Hello");
+		/* The identity was needed to judge the Hello only; 10,000 agents keep less. */
+		free(c->peer);
+		c->peer = NULL;
 		goto cleanup;
 	}
 	c->a.last_seen = time(NULL);

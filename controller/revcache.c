@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/policy.h"
+#include "common/policy_delta.h"
 #include "revcache.h"
 
 #define NONCE_BYTES 10 /* a uint64 varint in its longest form */
@@ -46,10 +47,11 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 
 /*
  * Encodes ControllerMessage{update: PolicyUpdate{revision, hash, nonce, policy}} into e
- * from the revision number, hash and packed policy. 0 or -ENOMEM.
+ * from the revision number, hash and packed policy (field 4), or with a packed delta in
+ * field 5 instead. 0 or -ENOMEM.
  */
 static int encode(struct revcache_entry *e, uint64_t wire_rev, const char *hash, const uint8_t *policy,
-		  size_t policy_len)
+		  size_t policy_len, unsigned field)
 {
 	Sluice__V1__PolicyUpdate u = SLUICE__V1__POLICY_UPDATE__INIT;
 	size_t head, body, total;
@@ -72,7 +74,7 @@ static int encode(struct revcache_entry *e, uint64_t wire_rev, const char *hash,
 	memset(p, 0x80, NONCE_BYTES - 1);
 	p[NONCE_BYTES - 1] = 0;
 	p += NONCE_BYTES;
-	*p++ = (4 << 3) | 2; /* PolicyUpdate.policy, length-delimited: present even when empty */
+	*p++ = (uint8_t)((field << 3) | 2); /* policy or delta, length-delimited: present even when empty */
 	p += put_varint(p, policy_len);
 	if (policy_len)
 		memcpy(p, policy, policy_len);
@@ -127,7 +129,7 @@ struct revcache_entry *revcache__get(struct revcache *c, uint64_t rev)
 		return NULL;
 	}
 	for (int i = 0; i < REVCACHE_SLOTS; i++) {
-		if (c->slot[i].msg && c->slot[i].rev == rev) {
+		if (c->slot[i].msg && c->slot[i].rev == rev && !c->slot[i].base) {
 			c->slot[i].used = ++c->clock;
 			return &c->slot[i];
 		}
@@ -135,11 +137,11 @@ struct revcache_entry *revcache__get(struct revcache *c, uint64_t rev)
 			e = &c->slot[i];
 	}
 	if (rev == STORE_REVISION_NONE) {
-		err = encode(e, 0, c->empty_hash, NULL, 0);
+		err = encode(e, 0, c->empty_hash, NULL, 0, 4);
 	} else {
 		err = store__revision_get(c->st, rev, true, &r);
 		if (!err) {
-			err = encode(e, r.revision, r.hash, r.policy, r.policy_len);
+			err = encode(e, r.revision, r.hash, r.policy, r.policy_len, 4);
 			store_revision__clear(&r);
 		}
 	}
@@ -148,8 +150,88 @@ struct revcache_entry *revcache__get(struct revcache *c, uint64_t rev)
 		return NULL;
 	}
 	e->rev = rev;
+	e->base = 0;
+	e->redirect = false;
 	e->used = ++c->clock;
 	return e;
+}
+
+/* The least recently used slot, emptied. */
+static struct revcache_entry *victim(struct revcache *c)
+{
+	struct revcache_entry *e = &c->slot[0];
+
+	for (int i = 1; i < REVCACHE_SLOTS; i++)
+		if (c->slot[i].used < e->used)
+			e = &c->slot[i];
+	free(e->msg);
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+/* Makes the (rev, base) entry: a delta message, or a redirect to the whole policy.
+ * 0, or -errno when rev itself cannot be read. */
+static int make_delta(struct revcache *c, struct revcache_entry *e, uint64_t rev, uint64_t base_rev,
+		      const char *base_hash)
+{
+	struct store_revision t = { 0 }, b = { 0 };
+	Sluice__V1__Policy *tp = NULL, *bp = NULL;
+	uint8_t *delta = NULL;
+	size_t len = 0;
+	int err;
+
+	e->rev = rev;
+	e->base = base_rev;
+	snprintf(e->base_hash, sizeof(e->base_hash), "%s", base_hash);
+	e->redirect = true;
+	err = store__revision_get(c->st, rev, true, &t);
+	if (err)
+		goto cleanup;
+	if (store__revision_get(c->st, base_rev, true, &b) != 0 || strcmp(b.hash, base_hash) != 0)
+		goto cleanup; /* a base this store does not know: the whole policy */
+	tp = policy__unpack(t.policy, t.policy_len);
+	bp = policy__unpack(b.policy, b.policy_len);
+	if (!tp || !bp || policy_delta__pack(bp, base_rev, base_hash, tp, &delta, &len) != 0)
+		goto cleanup;
+	if (len * 2 >= t.policy_len)
+		goto cleanup; /* not worth it */
+	err = encode(e, t.revision, t.hash, delta, len, 5);
+	if (!err) {
+		e->redirect = false;
+		pr_debug("revision %llu from %llu: a delta of %zu bytes instead of %zu", (unsigned long long)rev,
+			 (unsigned long long)base_rev, len, t.policy_len);
+	}
+cleanup:
+	free(delta);
+	policy__free(tp);
+	policy__free(bp);
+	store_revision__clear(&t);
+	store_revision__clear(&b);
+	return err;
+}
+
+struct revcache_entry *revcache__get_for(struct revcache *c, uint64_t rev, uint64_t base_rev, const char *base_hash)
+{
+	struct revcache_entry *e = NULL;
+	int err;
+
+	if (!base_rev || base_rev == rev || rev == STORE_REVISION_NONE || !base_hash || !base_hash[0])
+		return revcache__get(c, rev);
+	for (int i = 0; i < REVCACHE_SLOTS && !e; i++)
+		if (c->slot[i].base == base_rev && c->slot[i].rev == rev && strcmp(c->slot[i].base_hash, base_hash) == 0)
+			e = &c->slot[i];
+	if (!e) {
+		e = victim(c);
+		err = make_delta(c, e, rev, base_rev, base_hash);
+		if (err) {
+			free(e->msg);
+			memset(e, 0, sizeof(*e)); /* not cached: the revision itself could not be read */
+			errno = -err;
+			return NULL;
+		}
+	}
+	e->used = ++c->clock;
+	return e->redirect ? revcache__get(c, rev) : e;
 }
 
 void revcache__set_nonce(struct revcache_entry *e, uint64_t nonce)

@@ -5,17 +5,23 @@
  * rollout has at most two: the one it moves to and the ones it may roll back to), so a
  * fan-out to 10,000 agents packs nothing per agent: it only writes each nonce.
  *
+ * Deltas: for an agent that runs a stored revision (the base), the update may instead
+ * carry a PolicyDelta from that base (common/policy_delta.h), made once per (base,
+ * target) pair and used when it is less than half the size of the whole policy — a
+ * small edit to a large policy then costs the fan-out a few hundred bytes per agent.
+ *
  * Used only from the rpc server thread.
  */
 #ifndef SLUICE_CONTROLLER_REVCACHE_H
 #define SLUICE_CONTROLLER_REVCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
 
-#define REVCACHE_SLOTS 8
+#define REVCACHE_SLOTS 16
 
 struct revcache_entry {
 	uint64_t rev;      /* the desired revision it serves (STORE_REVISION_NONE: the empty policy) */
@@ -25,6 +31,9 @@ struct revcache_entry {
 	size_t len;
 	size_t nonce_at;   /* where the 10-byte nonce varint sits in msg */
 	uint64_t used;     /* for least-recently-used eviction */
+	uint64_t base;     /* a delta from this revision; 0: the whole policy */
+	char base_hash[STORE_HASH_HEX];
+	bool redirect;     /* (rev, base) was tried: the whole policy is the better message */
 };
 
 struct revcache;
@@ -41,6 +50,12 @@ void revcache__free(struct revcache *c);
  * there is no such revision, EINVAL for rev 0, others from the store.
  */
 struct revcache_entry *revcache__get(struct revcache *c, uint64_t rev);
+
+/*
+ * The message to send rev to an agent that runs base_rev with content base_hash: a
+ * delta when that pays, else the whole policy (as revcache__get). NULL + errno.
+ */
+struct revcache_entry *revcache__get_for(struct revcache *c, uint64_t rev, uint64_t base_rev, const char *base_hash);
 
 /* Writes nonce into the entry's message, in place, before it is sent. */
 void revcache__set_nonce(struct revcache_entry *e, uint64_t nonce);

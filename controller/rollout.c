@@ -111,14 +111,13 @@ void rollout_int__new_key(char out[STORE_KEY_LEN])
 	out[32] = '\0';
 }
 
-__attribute__((format(printf, 3, 4))) static int fail_msg(char *err, size_t errlen, const char *fmt, ...)
+void rollout_int__msg(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	return 0;
 }
 
 /* ---- history ------------------------------------------------------------------------- */
@@ -247,6 +246,18 @@ int rollout_int__index(struct rollout_active *ro)
 	return 0;
 }
 
+void rollout_int__tell(struct rollout_engine *e, struct rollout_active *ro)
+{
+	uint32_t w = ro->send_wave;
+
+	for (size_t i = 0; i < ro->n_pend; i++)
+		e->fleet.set_desired(e->fleet.ctx, ro->pend[i].node_id, ro->pend[i].revision);
+	pend_clear(ro);
+	ro->send_wave = 0;
+	for (size_t k = w ? ro->start[w - 1] : 0; w && k < ro->start[w]; k++)
+		e->fleet.set_desired(e->fleet.ctx, ro->m[k].a.node_id, ro->r.revision);
+}
+
 int rollout_int__want(struct rollout_active *ro, const char *node_id, uint64_t rev)
 {
 	size_t cap = ro->cap_pend ? ro->cap_pend * 2 : 64;
@@ -310,7 +321,7 @@ int rollout_int__save(struct rollout_engine *e, struct rollout_active *ro)
 	size_t n = 0;
 	int err;
 
-	if (!ro->dirty && !ro->n_pend && !ro->audit_pending)
+	if (!ro->dirty && !ro->n_pend && !ro->audit_pending && !ro->send_wave)
 		return 0;
 	if (ro->audit_pending)
 		from_hash(e, ro->r.from_revision, before);
@@ -335,9 +346,7 @@ int rollout_int__save(struct rollout_engine *e, struct rollout_active *ro)
 	}
 	for (size_t i = 0; i < ro->n; i++)
 		ro->m[i].dirty = false;
-	for (size_t i = 0; i < ro->n_pend; i++)
-		e->fleet.set_desired(e->fleet.ctx, ro->pend[i].node_id, ro->pend[i].revision);
-	pend_clear(ro);
+	rollout_int__tell(e, ro);
 	ro->dirty = false;
 	ro->audit_pending = false;
 	return 0;
@@ -348,7 +357,7 @@ void rollout_int__retire(struct rollout_engine *e, struct rollout_active *ro)
 	struct rollout_hist *h = rollout_int__hist_find(e, ro->r.id);
 	struct rollout_active **pp = &e->active;
 
-	if (ro->n_pend || ro->audit_pending)
+	if (ro->n_pend || ro->audit_pending || ro->send_wave)
 		return; /* its last change is not yet stored: the tick retries the save */
 	if (h) {
 		h->state = ro->r.state;
@@ -551,16 +560,16 @@ static int need_active(struct rollout_engine *e, uint64_t id, const char *verb, 
 		struct store_rollout r;
 
 		if (store__rollout_get(e->st, id, &r) != 0) {
-			fail_msg(err, errlen, "rollout %llu does not exist; see sluicectl get rollouts",
+			rollout_int__msg(err, errlen, "rollout %llu does not exist; see sluicectl get rollouts",
 				 (unsigned long long)id);
 			return -ENOENT;
 		}
-		fail_msg(err, errlen, "rollout %llu has already %s; only a running or paused rollout can be %s",
+		rollout_int__msg(err, errlen, "rollout %llu has already %s; only a running or paused rollout can be %s",
 			 (unsigned long long)id, state_word(r.state), verb);
 		store_rollout__clear(&r);
 		return -EALREADY;
 	}
-	fail_msg(err, errlen, "rollout %llu has already %s; only a running or paused rollout can be %s",
+	rollout_int__msg(err, errlen, "rollout %llu has already %s; only a running or paused rollout can be %s",
 		 (unsigned long long)id, state_word(h->state), verb);
 	return -EALREADY;
 }
@@ -573,7 +582,7 @@ int rollout__pause(struct rollout_engine *e, uint64_t id, const char *who, char 
 	if (rc)
 		return rc;
 	if (ro->r.state == STORE_ROLLOUT_PAUSED) {
-		fail_msg(err, errlen, "rollout %llu is already paused; continue it with: sluicectl rollout resume %llu",
+		rollout_int__msg(err, errlen, "rollout %llu is already paused; continue it with: sluicectl rollout resume %llu",
 			 (unsigned long long)id, (unsigned long long)id);
 		return -EALREADY;
 	}
@@ -584,7 +593,7 @@ int rollout__pause(struct rollout_engine *e, uint64_t id, const char *who, char 
 	if (rc) {
 		ro->r.state = STORE_ROLLOUT_RUNNING;
 		ro->audit_pending = false;
-		fail_msg(err, errlen, "cannot record the pause: %s", strerror(-rc));
+		rollout_int__msg(err, errlen, "cannot record the pause: %s", strerror(-rc));
 		return rc;
 	}
 	pr_info("rollout %llu paused by %s", (unsigned long long)id, who);
@@ -601,7 +610,7 @@ int rollout__resume(struct rollout_engine *e, uint64_t id, const char *who, char
 	if (rc)
 		return rc;
 	if (ro->r.state == STORE_ROLLOUT_RUNNING) {
-		fail_msg(err, errlen, "rollout %llu is not paused", (unsigned long long)id);
+		rollout_int__msg(err, errlen, "rollout %llu is not paused", (unsigned long long)id);
 		return -EALREADY;
 	}
 	w = &ro->r.waves[ro->r.current_wave];
@@ -616,7 +625,7 @@ int rollout__resume(struct rollout_engine *e, uint64_t id, const char *who, char
 		ro->r.state = STORE_ROLLOUT_PAUSED;
 		w->started_ms = old_started;
 		ro->audit_pending = false;
-		fail_msg(err, errlen, "cannot record the resume: %s", strerror(-rc));
+		rollout_int__msg(err, errlen, "cannot record the resume: %s", strerror(-rc));
 		return rc;
 	}
 	pr_info("rollout %llu resumed by %s", (unsigned long long)id, who);
@@ -638,7 +647,7 @@ int rollout__abort(struct rollout_engine *e, uint64_t id, const char *who, const
 	rollout_int__stop(e, ro, STORE_ROLLOUT_ABORTED, who, why);
 	rc = rollout_int__save(e, ro);
 	if (rc)
-		fail_msg(err, errlen, "the abort is not yet stored (%s); the controller keeps trying", strerror(-rc));
+		rollout_int__msg(err, errlen, "the abort is not yet stored (%s); the controller keeps trying", strerror(-rc));
 	rollout_int__retire(e, ro);
 	return rc;
 }
@@ -657,27 +666,27 @@ int rollout__undo(struct rollout_engine *e, uint64_t id, const char *who, uint64
 
 	rc = store__rollout_get(e->st, id, &r);
 	if (rc) {
-		fail_msg(err, errlen, rc == -ENOENT ? "rollout %llu does not exist; see sluicectl get rollouts" :
+		rollout_int__msg(err, errlen, rc == -ENOENT ? "rollout %llu does not exist; see sluicectl get rollouts" :
 						      "cannot read rollout %llu",
 			 (unsigned long long)id);
 		return rc;
 	}
 	if (r.state == STORE_ROLLOUT_RUNNING || r.state == STORE_ROLLOUT_PAUSED) {
-		fail_msg(err, errlen,
+		rollout_int__msg(err, errlen,
 			 "rollout %llu is still %s; stop it with: sluicectl rollout abort %llu (that sends its agents back too)",
 			 (unsigned long long)id, state_word(r.state), (unsigned long long)id);
 		rc = -EINVAL;
 		goto cleanup;
 	}
 	if (r.state != STORE_ROLLOUT_SUCCEEDED) {
-		fail_msg(err, errlen, "rollout %llu %s%s; only a rollout that succeeded can be undone",
+		rollout_int__msg(err, errlen, "rollout %llu %s%s; only a rollout that succeeded can be undone",
 			 (unsigned long long)id, state_word(r.state),
 			 r.state == STORE_ROLLOUT_SUPERSEDED ? " (undo the newer one)" : ": its agents were already sent back");
 		rc = -EINVAL;
 		goto cleanup;
 	}
 	if (!r.from_revision) {
-		fail_msg(err, errlen, "rollout %llu does not know which revision its agents ran before; roll one out with: sluicectl rollout start REVISION",
+		rollout_int__msg(err, errlen, "rollout %llu does not know which revision its agents ran before; roll one out with: sluicectl rollout start REVISION",
 			 (unsigned long long)id);
 		rc = -EINVAL;
 		goto cleanup;
@@ -690,7 +699,7 @@ int rollout__undo(struct rollout_engine *e, uint64_t id, const char *who, uint64
 		in.hash = old.hash;
 	}
 	if (rc) {
-		fail_msg(err, errlen, "cannot read revision %llu: %s", (unsigned long long)rollout_int__shown(r.from_revision),
+		rollout_int__msg(err, errlen, "cannot read revision %llu: %s", (unsigned long long)rollout_int__shown(r.from_revision),
 			 strerror(-rc));
 		goto cleanup;
 	}
@@ -706,7 +715,7 @@ int rollout__undo(struct rollout_engine *e, uint64_t id, const char *who, uint64
 	in.policy_len = old.policy_len;
 	rc = store__revision_insert(e->st, &in, new_revision, &created);
 	if (rc) {
-		fail_msg(err, errlen, "cannot store the undo revision: %s", strerror(-rc));
+		rollout_int__msg(err, errlen, "cannot store the undo revision: %s", strerror(-rc));
 		goto cleanup;
 	}
 	req = (struct rollout_request){

@@ -30,6 +30,7 @@ struct rollout_active {
 	bool dirty;		   /* the row or its waves changed */
 	struct store_desired *pend; /* desired revisions to record, then send; node ids owned */
 	size_t n_pend, cap_pend;
+	uint32_t send_wave;	   /* 1 + the wave whose agents are to be sent the revision */
 	bool audit_pending;
 	char audit_key[STORE_KEY_LEN];
 	char audit_who[300];
@@ -58,6 +59,9 @@ struct rollout_engine {
 };
 
 int64_t rollout_int__now(struct rollout_engine *e);
+
+/* vsnprintf into err: the messages the engine's calls return. */
+void rollout_int__msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A revision as people see it: STORE_REVISION_NONE shows as 0. */
 uint64_t rollout_int__shown(uint64_t rev);
@@ -88,6 +92,10 @@ int rollout_int__want(struct rollout_active *ro, const char *node_id, uint64_t r
 /* Sets the audit row of the next save. */
 void rollout_int__audit(struct rollout_active *ro, const char *who, const char *action, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* After a commit: tells the connected agents their new desired revisions (the queued
+ * ones, and the agents of a wave that started). */
+void rollout_int__tell(struct rollout_engine *e, struct rollout_active *ro);
 
 /* Commits the pending change, then sends the desired revisions. 0 or -errno (kept
  * pending for the next try). */

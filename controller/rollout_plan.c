@@ -80,7 +80,7 @@ int rollout__plan(struct rollout_engine *e, const Sluice__V1__Policy *p, const c
 	struct store_agent *agents = NULL;
 	struct diff_memo memo = { 0 };
 	uint32_t *sizes = NULL;
-	size_t n = 0, online = 0, too_small = 0, offline = 0, k = 0, w = 0, in_wave = 0;
+	size_t n = 0, online = 0, too_small = 0, offline = 0, w = 0, in_wave = 0;
 	char text[700];
 	int err;
 
@@ -122,7 +122,6 @@ int rollout__plan(struct rollout_engine *e, const Sluice__V1__Policy *p, const c
 				w++;
 				in_wave = 0;
 			}
-			k++;
 		} else if (pa->selected) {
 			offline++;
 		}

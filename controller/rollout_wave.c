@@ -16,15 +16,6 @@
 #include "common/policy.h"
 #include "rollout_int.h"
 
-__attribute__((format(printf, 3, 4))) static void msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 size_t rollout__wave_sizes(size_t n, uint32_t canary_percent, uint32_t batch_percent, uint32_t *sizes)
 {
 	size_t nw = 0, left = n, size;
@@ -210,7 +201,7 @@ static int overlaps(struct rollout_engine *e, const struct pick *p, struct rollo
 		if (!shared)
 			continue;
 		if (outside) {
-			msg(err, errlen,
+			rollout_int__msg(err, errlen,
 			    "rollout %llu (revision %llu) is still moving %zu of these agents, but also agent '%s', which this one would not cover; wait for it to finish, choose a selector that covers all of its agents or none, or stop it with: sluicectl rollout abort %llu",
 			    (unsigned long long)ro->r.id, (unsigned long long)ro->r.revision, shared, outside,
 			    (unsigned long long)ro->r.id);
@@ -268,9 +259,12 @@ static void start_wave(struct rollout_engine *e, struct rollout_active *ro, uint
 		if (e->fleet.counters(e->fleet.ctx, m->a.node_id, &c0, &c1) == 0 && c1.valid)
 			m->a.rate_before = drop_rate(&c0, c1.packets, c1.drops);
 		m->dirty = true;
-		if (rollout_int__want(ro, m->a.node_id, ro->r.revision))
-			pr_err("rollout %llu: out of memory starting wave %u", (unsigned long long)ro->r.id, w + 1);
 	}
+	/* Its agents are told once the wave's start is stored. Their desired revision is not
+	 * written to the agents' rows in that transaction: a member of a started wave is
+	 * selected by the rollout itself (rollout__select), so the stored rows are the
+	 * membership, and 10,000 agents start sooner. */
+	ro->send_wave = w + 1;
 	if (ro->r.id) /* the first wave starts with the rollout, which says so itself */
 		pr_info("rollout %llu: wave %u of %zu started (%zu agents, revision %llu)", (unsigned long long)ro->r.id,
 			w + 1, ro->r.n_waves, ro->start[w + 1] - ro->start[w], (unsigned long long)ro->r.revision);
@@ -618,7 +612,7 @@ static int build(struct rollout_engine *e, const struct rollout_request *req, co
 	struct store_rollout *r = &ro->r;
 	uint32_t *sizes = calloc(p->n + 1, sizeof(*sizes));
 	int64_t now = rollout_int__now(e);
-	size_t off, k = 0;
+	size_t k = 0;
 	int err;
 
 	if (!sizes)
@@ -653,11 +647,6 @@ static int build(struct rollout_engine *e, const struct rollout_request *req, co
 				  p->too_small, p->too_small > 1 ? "s" : "", (unsigned long long)rev->revision, rev->rules,
 				  p->small_node, p->small_cap, p->too_small > 1 ? "they will" : "it will",
 				  p->too_small > 1 ? "their" : "its");
-	off = offline_selected(e, req);
-	if (!err && off)
-		err = add_warning(r, "%zu selected agent%s offline and in no wave; %s the revision when %s if the rollout succeeds",
-				  off, off > 1 ? "s are" : " is", off > 1 ? "they get" : "it gets",
-				  off > 1 ? "they reconnect" : "it reconnects");
 	ro->m = p->m;
 	ro->n = p->n;
 	p->m = NULL;
@@ -675,27 +664,27 @@ int rollout__start(struct rollout_engine *e, const struct rollout_request *req, 
 	struct rollout_active *ro = NULL, **cover = NULL;
 	struct store_rollout_agent *agents = NULL;
 	struct store_revision rev = { 0 };
-	size_t n_cover = 0;
+	size_t n_cover = 0, off;
 	struct pick p = { 0 };
 	char why[200];
 	int rc;
 
 	if (req->canary_percent > 100 || req->batch_percent > 100) {
-		msg(err, errlen, "canary and batch are percentages of the selected agents: 0-100 (got %u%% and %u%%)",
+		rollout_int__msg(err, errlen, "canary and batch are percentages of the selected agents: 0-100 (got %u%% and %u%%)",
 		    req->canary_percent, req->batch_percent);
 		return -EINVAL;
 	}
 	if (req->max_drop_rate_change < 0 || req->max_drop_rate_change > 100 || isnan(req->max_drop_rate_change)) {
-		msg(err, errlen, "the drop-rate gate is in percentage points: 0-100 (0: no gate)");
+		rollout_int__msg(err, errlen, "the drop-rate gate is in percentage points: 0-100 (0: no gate)");
 		return -EINVAL;
 	}
 	rc = store__revision_get(e->st, req->revision, false, &rev);
 	if (rc == -ENOENT) {
-		msg(err, errlen, "revision %llu does not exist; see sluicectl get revisions", (unsigned long long)req->revision);
+		rollout_int__msg(err, errlen, "revision %llu does not exist; see sluicectl get revisions", (unsigned long long)req->revision);
 		return rc;
 	}
 	if (rc) {
-		msg(err, errlen, "cannot read revision %llu: %s", (unsigned long long)req->revision, strerror(-rc));
+		rollout_int__msg(err, errlen, "cannot read revision %llu: %s", (unsigned long long)req->revision, strerror(-rc));
 		return rc;
 	}
 	ro = calloc(1, sizeof(*ro));
@@ -721,7 +710,7 @@ int rollout__start(struct rollout_engine *e, const struct rollout_request *req, 
 		rollout_int__stop(e, cover[i], STORE_ROLLOUT_SUPERSEDED, req->author, why);
 		rc = rollout_int__save(e, cover[i]);
 		if (rc) {
-			msg(err, errlen, "cannot record that rollout %llu is superseded: %s", (unsigned long long)cover[i]->r.id,
+			rollout_int__msg(err, errlen, "cannot record that rollout %llu is superseded: %s", (unsigned long long)cover[i]->r.id,
 			    strerror(-rc));
 			goto cleanup;
 		}
@@ -743,23 +732,26 @@ int rollout__start(struct rollout_engine *e, const struct rollout_request *req, 
 	}
 	rc = store__rollout_insert(e->st, &ro->r, agents, ro->n, ro->pend, ro->n_pend, &ro->r.id);
 	if (rc) {
-		msg(err, errlen, "cannot store the rollout: %s", strerror(-rc));
+		rollout_int__msg(err, errlen, "cannot store the rollout: %s", strerror(-rc));
 		goto cleanup;
 	}
 	rc = rollout_int__hist_add(e, &ro->r, ro->r.state == STORE_ROLLOUT_SUCCEEDED ? NULL : ro);
 	if (rc) {
-		msg(err, errlen, "out of memory");
+		rollout_int__msg(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	for (size_t i = 0; i < ro->n_pend; i++)
-		e->fleet.set_desired(e->fleet.ctx, ro->pend[i].node_id, ro->pend[i].revision);
-	for (size_t i = 0; i < ro->n_pend; i++)
-		free((char *)ro->pend[i].node_id);
-	ro->n_pend = 0;
+	rollout_int__tell(e, ro);
 	*id = ro->r.id;
 	pr_info("rollout %llu of revision %llu started by %s: %zu agents in %zu waves", (unsigned long long)ro->r.id,
 		(unsigned long long)ro->r.revision, ro->r.author, ro->n, ro->r.n_waves);
+	/* Noted after the agents were told: counting the offline ones reads every agent. */
+	off = offline_selected(e, req);
+	if (off && !add_warning(&ro->r, "%zu selected agent%s offline and in no wave; %s the revision when %s if the rollout succeeds",
+				off, off > 1 ? "s are" : " is", off > 1 ? "they get" : "it gets",
+				off > 1 ? "they reconnect" : "it reconnects"))
+		ro->dirty = true;
 	if (ro->r.state == STORE_ROLLOUT_SUCCEEDED) {
+		rollout_int__save(e, ro); /* the warning */
 		rollout_int__active_free(ro);
 	} else {
 		ro->next = e->active;
@@ -771,7 +763,7 @@ int rollout__start(struct rollout_engine *e, const struct rollout_request *req, 
 	rollout_int__hist_trim(e);
 	goto cleanup;
 nomem:
-	msg(err, errlen, "cannot start the rollout: %s", strerror(-rc));
+	rollout_int__msg(err, errlen, "cannot start the rollout: %s", strerror(-rc));
 cleanup:
 	free(agents);
 	free(cover);

@@ -105,13 +105,10 @@ struct {
 } sl_rw_cache SEC(".maps");
 
 /* Bumped whenever a flow's conntrack or reverse entry changes backend: every flow cache
- * entry filled before is stale. The agent bumps it too when it flushes flows. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} sl_rw_epoch SEC(".maps");
+ * entry filled before is stale. The agent bumps it too when it flushes flows. A global in
+ * a section (an array map) of its own: every packet reads it, and a global is one load
+ * where a map lookup is several instructions. */
+__u64 sl_rw_epoch SEC(".data.epoch");
 
 /* Per backend counter slot: new flows, packets and bytes each way (survives switches). */
 struct {

@@ -20,6 +20,8 @@
 # exercise --insecure itself.
 #
 # Use: source deploy/lab/lab.sh; lab_up; lab_start_controller; lab_start_agent gw1 ...; lab_down
+# Routes (VIP -> backends): lab_add_backend puts backend namespaces behind a gateway,
+# lab_serve_http runs a tagged HTTP server in one, lab_route_vip sends VIPs to a gateway.
 
 LAB=${LAB:-sl$(printf '%04x' $((RANDOM % 65536)))}
 LAB_DIR=${LAB_DIR:-$(mktemp -d "/tmp/sluice-$LAB.XXXXXX")}
@@ -31,6 +33,7 @@ LAB_BPFFS=/run/sluice/bpffs
 LAB_PORT=7443
 LAB_NS=(ctl cli gw1 gw2 srv)
 declare -A LAB_PID=()
+LAB_EXTRA_GW=() # gateways added by lab_add_gateway
 LAB_MOUNTED_BPFFS=0
 
 ns() { echo "$LAB-$1"; }
@@ -129,6 +132,74 @@ lab_start_agent() {
 		$sec "$@"
 }
 
+# lab_add_gateway gwN (N >= 3): one more gateway for tests that need more agents. It has a
+# management link to ctl (10.98.N.1 -- 10.98.N.2) with a route to 10.98.1.1 through it (the
+# controller address its certificate names), and an interface gNa (10.99.(2N-1).254) to the
+# client namespace for XDP; no traffic is routed through it. Its agent starts with
+# lab_start_extra_agent; lab_down removes it with the rest.
+lab_add_gateway() {
+	local gw=$1 n=${1#gw}
+	ip netns add "$(ns "$gw")" || return 1
+	LAB_NS+=("$gw")
+	LAB_EXTRA_GW+=("$gw")
+	ip -n "$(ns "$gw")" link set lo up
+	lab_veth ctl "m$n" "10.98.$n.1/30" "$gw" mgmt "10.98.$n.2/30"
+	ip -n "$(ns "$gw")" route add 10.98.1.1/32 via "10.98.$n.1"
+	lab_veth cli "c$n" "10.99.$((2 * n - 1)).1/24" "$gw" "g${n}a" "10.99.$((2 * n - 1)).254/24"
+	if [ "$LAB_INSECURE" != 1 ]; then
+		bash "$LAB_SRC/deploy/pki.sh" --dir "$LAB_PKI" agent "$gw" >/dev/null ||
+			{ lab_log "cannot make the certificate of $gw"; return 1; }
+	fi
+}
+
+# lab_start_extra_agent gwN [extra flags]: the agent of a gateway from lab_add_gateway,
+# labelled like the others (env=lab, gw=gwN).
+lab_start_extra_agent() {
+	local gw=$1 n=${1#gw} sec; shift
+	if [ "$LAB_INSECURE" = 1 ]; then sec=--insecure; else sec=$(lab_tls "agent-$gw"); fi
+	mkdir -p "$LAB_DIR/$gw"
+	# shellcheck disable=SC2086
+	lab_spawn "$gw" "$gw" "$LAB_DIR/$gw.log" \
+		"$LAB_BIN/sluice-agent" --controller "10.98.1.1:$LAB_PORT" --node-id "$gw" --label env=lab --label "gw=$gw" \
+		--iface "g${n}a" --xdp-mode "${LAB_XDP_MODE:-auto}" --pin-dir "$LAB_BPFFS/$LAB-$gw" --state-dir "$LAB_DIR/$gw" \
+		$sec "$@"
+}
+
+# lab_add_backend NAME GW N: a backend namespace NAME behind gateway GW (gw1|gw2) on a
+# link of its own, for routes (VIP -> backends): GW's interface NAME, 10.99.N.254/24, to
+# NAME's eth0, 10.99.N.1/24, whose default route is the gateway. Replies reach the
+# gateway on that interface, so its agent needs it as well (lab_start_agent GW --iface
+# NAME). lab_down removes it with the rest. N: 20-99 (lower ones are the lab's own).
+lab_add_backend() {
+	local name=$1 gw=$2 n=$3
+	ip netns add "$(ns "$name")" || return 1
+	LAB_NS+=("$name")
+	ip -n "$(ns "$name")" link set lo up
+	lab_veth "$gw" "$name" "10.99.$n.254/24" "$name" eth0 "10.99.$n.1/24"
+	ip -n "$(ns "$name")" route add default via "10.99.$n.254"
+}
+
+# lab_serve_http NAME ADDR PORT TAG: /usr/bin/python3 -m http.server in namespace NAME on
+# ADDR:PORT (HTTP/1.1, so connections can stay open), serving /tag, whose body is TAG.
+lab_serve_http() {
+	local name=$1 addr=$2 port=$3 tag=$4 dir="$LAB_DIR/www-$1-$3"
+	mkdir -p "$dir" && printf '%s\n' "$tag" >"$dir/tag"
+	lab_spawn "http-$name-$port" "$name" "$LAB_DIR/http-$name.log" \
+		/usr/bin/python3 -m http.server "$port" --bind "$addr" --directory "$dir" --protocol HTTP/1.1
+	lab_wait 10 "http server in $name on $addr:$port" in_ns "$name" bash -c "echo > /dev/tcp/$addr/$port" 2>/dev/null
+}
+
+# lab_route_vip CIDR GW: the client namespace sends CIDR (routes' VIPs) to gateway GW.
+lab_route_vip() {
+	local via
+	case $2 in
+	gw1) via=10.99.1.254 ;;
+	gw2) via=10.99.3.254 ;;
+	*) lab_log "lab_route_vip: no gateway $2"; return 1 ;;
+	esac
+	ip -n "$(ns cli)" route add "$1" via "$via"
+}
+
 lab_kill() { # lab_kill KEY [SIGNAL]
 	local pid=${LAB_PID[$1]:-}
 	[ -n "$pid" ] || return 0
@@ -197,7 +268,7 @@ lab_down() {
 	for n in "${LAB_NS[@]}"; do
 		ip netns del "$(ns "$n")" 2>/dev/null || true
 	done
-	for n in gw1 gw2; do
+	for n in gw1 gw2 "${LAB_EXTRA_GW[@]}"; do
 		if [ -d "$LAB_BPFFS/$LAB-$n" ]; then
 			rm -f "$LAB_BPFFS/$LAB-$n"/* && rmdir "$LAB_BPFFS/$LAB-$n" 2>/dev/null || true
 		fi

@@ -4,7 +4,8 @@
  * beside two baselines measured in the same run: a bare parse-and-pass program (the
  * floor) and xdp-filter's xdpfilt_alw_all from Debian's xdp-tools. Many packets with
  * random addresses and ports, each run with a large repeat.
- * Also the agent's time to compile a 10k-rule policy and switch to it.
+ * Also the agent's time to compile a 10k-rule policy and switch to it, and the routing
+ * rewrite's figures (bench_rewrite.c): alone, against its own floor, and chained.
  *
  * Prints a table and, on its last line, one JSON object (see tests/bench/run.sh).
  */
@@ -23,11 +24,13 @@
 
 #include "common/log.h"
 #include "common/policy.h"
+#include "bench_rewrite.h"
 #include "bench_run.h"
 #include "datapath.h"
 #include "floor.skel.h"
 #include "pkt.h"
 #include "policy_build.h"
+#include "rewrite.h"
 
 #define NPKT 256
 
@@ -168,6 +171,7 @@ int main(int argc, char **argv)
 	struct bpf_object *xf_obj = NULL;
 	struct dp_opts o = { 0 };
 	Sluice__V1__Policy *live_policy = NULL;
+	struct bench_rw rwb = { 0 };
 	static uint8_t live_frame[512];
 	uint32_t live_frame_len = 0;
 	struct floor *fl;
@@ -184,6 +188,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: setup failed (root and BPF needed)\n");
 		return 1;
 	}
+	/* The inspection figures are inspection alone; the rewrite is timed on its own below. */
+	rw__set_chained(dp__rewrite(dp), false);
 	floor_ns = measure(bpf_program__fd(fl->progs.floor_parse_pass), &f, repeat);
 	xf_ns = measure(xf_fd, &f, repeat);
 
@@ -215,6 +221,9 @@ int main(int argc, char **argv)
 		}
 		policy__free(p);
 	}
+	if (!live_policy || bench_rewrite__run(dp, live_policy, repeat, &rwb))
+		return 1;
+	rw__set_chained(dp__rewrite(dp), false);
 	/* Last: it moves this process into a network namespace of its own. */
 	if (live_policy && dp__apply(dp, live_policy, err, sizeof(err)) == 0)
 		mpps = live_mpps(dp__prog_fd(dp), live_frame, live_frame_len);
@@ -229,11 +238,32 @@ int main(int argc, char **argv)
 	printf("10k rules / 1k rules:          %.2f (target <= 3)\n", inspect[3] / inspect[2]);
 	printf("compile+switch 10k rules:      %.1f ms (target <= 100)\n", compile_ms);
 	printf("live frames, 1k rules, veth:   %.2f Mpps\n", mpps);
+	printf("\n%-28s %10s %10s\n", "rewrite", "ns/packet", "x floor");
+	printf("%-28s %10.1f %10.2f\n", "floor (rewrite, no lookup)", rwb.floor_ns, 1.0);
+	printf("%-28s %10.1f %10.2f\n", "conntrack hit, 1 route", rwb.ct_hit_ns[0], rwb.ct_hit_ns[0] / rwb.floor_ns);
+	printf("%-28s %10.1f %10.2f\n", "conntrack hit, 1k routes", rwb.ct_hit_ns[1], rwb.ct_hit_ns[1] / rwb.floor_ns);
+	printf("%-28s %10.1f %10.2f\n", "new flow, 1 route", rwb.new_flow_ns[0], rwb.new_flow_ns[0] / rwb.floor_ns);
+	printf("%-28s %10.1f %10.2f\n", "new flow, 1k routes", rwb.new_flow_ns[1], rwb.new_flow_ns[1] / rwb.floor_ns);
+	printf("%-28s %10.1f\n", "inspect alone, 1k rules", rwb.inspect_1k_ns);
+	printf("%-28s %10.1f\n", "rewrite alone, 1k routes", rwb.rewrite_1k_ns);
+	printf("%-28s %10.1f\n", "chained, 1k rules+1k routes", rwb.chain_1k_ns);
+	printf("apply 1k routes (Maglev tables, switch): %.1f ms\n", rwb.apply_ms_1k);
+	printf("\nconntrack hit / floor (1k):    %.2f (target <= 1.5)\n", rwb.ct_hit_ns[1] / rwb.floor_ns);
+	printf("chained 1k/1k:                 %.1f ns (target <= 100)\n", rwb.chain_1k_ns);
+	printf("chained / (inspect + rewrite): %.2f (target <= 1.2)\n",
+	       rwb.chain_1k_ns / (rwb.inspect_1k_ns + rwb.rewrite_1k_ns));
 	printf("{\"bench\":\"datapath\",\"floor_ns\":%.1f,\"xdpfilter_alw_all_ns\":%.1f,"
 	       "\"inspect_ns\":{\"0\":%.1f,\"100\":%.1f,\"1000\":%.1f,\"10000\":%.1f},\"compile_ms_10000\":%.1f,"
-	       "\"live_mpps\":%.2f,\"ratio_1k_vs_xdpfilter\":%.2f,\"ratio_10k_vs_1k\":%.2f}\n",
+	       "\"live_mpps\":%.2f,\"ratio_1k_vs_xdpfilter\":%.2f,\"ratio_10k_vs_1k\":%.2f,"
+	       "\"rewrite_floor_ns\":%.1f,\"rewrite_ct_hit_ns\":{\"1\":%.1f,\"1000\":%.1f},"
+	       "\"rewrite_new_flow_ns\":{\"1\":%.1f,\"1000\":%.1f},\"chain_1k_ns\":%.1f,"
+	       "\"inspect_1k_alone_ns\":%.1f,\"rewrite_1k_alone_ns\":%.1f,\"ratio_ct_hit_vs_floor\":%.2f,"
+	       "\"ratio_chain_vs_sum\":%.2f,\"rewrite_apply_ms_1000\":%.1f}\n",
 	       floor_ns, xf_ns, inspect[0], inspect[1], inspect[2], inspect[3], compile_ms, mpps, inspect[2] / xf_ns,
-	       inspect[3] / inspect[2]);
+	       inspect[3] / inspect[2], rwb.floor_ns, rwb.ct_hit_ns[0], rwb.ct_hit_ns[1], rwb.new_flow_ns[0],
+	       rwb.new_flow_ns[1], rwb.chain_1k_ns, rwb.inspect_1k_ns, rwb.rewrite_1k_ns,
+	       rwb.ct_hit_ns[1] / rwb.floor_ns, rwb.chain_1k_ns / (rwb.inspect_1k_ns + rwb.rewrite_1k_ns),
+	       rwb.apply_ms_1k);
 	dp__close(dp);
 	floor__destroy(fl);
 	bpf_object__close(xf_obj);

@@ -18,6 +18,7 @@ struct bench_rw {
 	double inspect_1k_ns;  /* inspection alone (nothing chained), 1,000 rules */
 	double rewrite_1k_ns;  /* rewrite alone, 1,000 routes, established flows */
 	double chain_1k_ns;    /* inspection with rewrite chained, on the same frames */
+	double apply_ms_1k;    /* compile (Maglev tables) and switch to 1,000 routes */
 };
 
 /*

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # run.sh NAME [ARGS] — build if needed and run one benchmark; its last line is one JSON
 # object, so results can be compared run to run. Benchmarks need root (BPF, file limits).
-#   datapath [REPEAT]   inspection ns/packet at 0/100/1k/10k rules vs floor and xdp-filter
+#   datapath [REPEAT]   inspection ns/packet at 0/100/1k/10k rules vs floor and xdp-filter;
+#                       routing rewrite (conntrack hit, new flow) at 1 and 1k routes vs its
+#                       floor, and inspection + rewrite chained at 1k rules and 1k routes
 #   fanout [--agents N] [--rules R] [--threads T]
 #                       ApplyPolicy to the last Ack over N simulated agents (default 10000),
 #                       controller RSS and CPU, and with 1% of them frozen; vs a bare

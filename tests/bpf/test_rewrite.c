@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <bpf/bpf.h>
@@ -242,12 +247,12 @@ static int setup(void **state)
 	struct dp_opts o = { 0 };
 	struct fx *fx = calloc(1, sizeof(*fx));
 
+	*state = fx;
 	fx->dp = dp__open(&o);
 	assert_non_null(fx->dp);
 	fx->rw = dp__rewrite(fx->dp);
 	assert_non_null(fx->rw);
 	fx->prog = rw__prog_fd(fx->rw);
-	*state = fx;
 	return 0;
 }
 
@@ -504,6 +509,20 @@ static void test_counters_and_status(void **state)
 	assert_int_equal(c1.reply_packets - c0.reply_packets, 10);
 	assert_int_equal(c1.reply_bytes - c0.reply_bytes, 10 * rin.len);
 
+	/* Established flows are counted in the flow cache first, then in batches: the
+	 * reported counts are exact all the same. */
+	for (int i = 0; i < 13; i++) {
+		in = mk(4, CLIENT4, VIP4, TCP, 41000, 80, ACK, 0, false);
+		assert_int_equal(run(fx->prog, &in, &out), XDP_PASS);
+		assert_int_equal(run(fx->prog, &rin, &out), XDP_PASS);
+	}
+	c0 = c1;
+	assert_int_equal(rw__backend_counters(fx->rw, "web4", a, 4, 8080, &c1, NULL), 0);
+	assert_int_equal(c1.new_flows - c0.new_flows, 0);
+	assert_int_equal(c1.packets - c0.packets, 13);
+	assert_int_equal(c1.bytes - c0.bytes, 13 * in.len);
+	assert_int_equal(c1.reply_packets - c0.reply_packets, 13);
+
 	assert_int_equal(dp__fill_status(fx->dp, &st), 0);
 	assert_int_equal(st.routes_used, 4);
 	assert_int_equal(st.route_capacity, SL_MAX_ROUTES);
@@ -577,6 +596,160 @@ static void test_refused_routes_keep_live(void **state)
 	assert_memory_equal(out.b, in.b, in.len);
 }
 
+/*
+ * With a pin directory: a restarted agent adopts the pinned rewrite program and maps, so
+ * established flows keep their backend across the restart and a new policy; removing the
+ * pins removes the rewrite's too.
+ */
+static void test_pins_adopted(void **state)
+{
+	char root[] = "/tmp/sluice-test-rw-XXXXXX", pin_dir[PATH_MAX], path[PATH_MAX];
+	struct dp_opts o = { 0 };
+	struct frame in, out;
+	int first[16];
+	struct dp *dp;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	assert_int_equal(mount("bpf", root, "bpf", 0, "mode=0700"), 0);
+	snprintf(pin_dir, sizeof(pin_dir), "%s/node", root);
+	o.pin_dir = pin_dir;
+
+	dp = dp__open(&o);
+	assert_non_null(dp);
+	assert_false(dp__adopted(dp));
+	apply_ok(dp, routes_policy(50, 50));
+	for (int i = 0; i < 16; i++) {
+		in = mk(4, CLIENT4, VIP4, TCP, (uint16_t)(42000 + i), 80, SYN, 0, false);
+		assert_int_equal(run(dp__prog_fd(dp), &in, &out), XDP_PASS);
+		first[i] = which(&out, 4, "10.20.0.11", "10.20.0.12", 8080);
+	}
+	dp__close(dp);
+	snprintf(path, sizeof(path), "%s/prog_rewrite", pin_dir);
+	assert_int_equal(access(path, F_OK), 0);
+
+	dp = dp__open(&o);
+	assert_non_null(dp);
+	assert_true(dp__adopted(dp));
+	apply_ok(dp, routes_policy(1, 99));
+	for (int i = 0; i < 16; i++) {
+		in = mk(4, CLIENT4, VIP4, TCP, (uint16_t)(42000 + i), 80, ACK, 0, false);
+		assert_int_equal(run(dp__prog_fd(dp), &in, &out), XDP_PASS);
+		if (which(&out, 4, "10.20.0.11", "10.20.0.12", 8080) != first[i])
+			fail_msg("flow %d changed backend across the restart", i);
+	}
+	dp__close(dp);
+
+	/* A different program (another load-time setting) of the same ABI: loaded against
+	 * the pinned maps and swapped into the chain; flows still stay put. */
+	o.rewrite_fib = true;
+	dp = dp__open(&o);
+	assert_non_null(dp);
+	for (int i = 0; i < 16; i++) {
+		in = mk(4, CLIENT4, VIP4, TCP, (uint16_t)(42000 + i), 80, ACK, 0, false);
+		assert_int_equal(run(dp__prog_fd(dp), &in, &out), XDP_PASS);
+		if (which(&out, 4, "10.20.0.11", "10.20.0.12", 8080) != first[i])
+			fail_msg("flow %d changed backend across the program upgrade", i);
+	}
+	dp__close(dp);
+
+	/* Pins of another rewrite ABI: replaced (flows start over), and the agent still starts. */
+	{
+		struct sl_rw_meta meta;
+		__u32 zero = 0;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/rw_map_sl_rw_meta", pin_dir);
+		fd = bpf_obj_get(path);
+		assert_true(fd >= 0);
+		assert_int_equal(bpf_map_lookup_elem(fd, &zero, &meta), 0);
+		meta.abi_version = 999;
+		assert_int_equal(bpf_map_update_elem(fd, &zero, &meta, BPF_ANY), 0);
+		close(fd);
+	}
+	dp = dp__open(&o);
+	assert_non_null(dp);
+	apply_ok(dp, routes_policy(50, 50));
+	in = mk(4, CLIENT4, VIP4, TCP, 42100, 80, SYN, 0, false);
+	assert_int_equal(run(dp__prog_fd(dp), &in, &out), XDP_PASS);
+	which(&out, 4, "10.20.0.11", "10.20.0.12", 8080);
+	dp__close(dp);
+	snprintf(path, sizeof(path), "%s/prog_rewrite", pin_dir);
+
+	assert_int_equal(dp__destroy_pins(pin_dir), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(umount(root), 0);
+	assert_int_equal(rmdir(root), 0);
+}
+
+/*
+ * With sl_rw_fib set, a translated packet whose route and neighbour the kernel knows leaves
+ * by redirect: next-hop MACs, TTL (hop limit) one lower, checksums still right. Runs in a
+ * network namespace of its own (made by unshare, gone with the process): a veth pair, a
+ * client side and a backend side, and a permanent neighbour entry for the backend. Last
+ * test: the process stays in that namespace.
+ */
+static void test_fib_redirect(void **state)
+{
+	static const uint8_t nh_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0xaa };
+	struct rw *rw;
+	struct frame in, out;
+	struct xdp_md xctx = { 0 };
+	uint8_t b4[16], b6[16];
+	struct pkt_loc loc;
+
+	(void)state;
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	assert_int_equal(system("ip link set lo up && ip link add rwt0 type veth peer name rwt1 && "
+				"ip link set rwt0 address 02:00:00:00:00:01 && ip link set rwt0 up && ip link set rwt1 up && "
+				"ip addr add 10.20.0.254/24 dev rwt0 && ip addr add 192.168.7.254/24 dev rwt1 && "
+				"ip -6 addr add 2001:db8:1::254/64 dev rwt0 nodad && ip -6 addr add 2001:db8:c::254/64 dev rwt1 nodad && "
+				"ip neigh add 10.20.0.11 lladdr 02:00:00:00:00:aa dev rwt0 nud permanent && "
+				"ip -6 neigh add 2001:db8:1::11 lladdr 02:00:00:00:00:aa dev rwt0 nud permanent && "
+				"sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1"),
+			 0);
+	rw = rw__open(&(struct rw_opts){ .chain_fd = -1, .fib = true });
+	assert_non_null(rw);
+	{
+		char err[256] = "";
+		Sluice__V1__Policy *p = routes_policy(100, 0);
+
+		if (rw__apply(rw, p, err, sizeof(err)))
+			fail_msg("apply: %s", err);
+		policy__free(p);
+	}
+	xctx.ingress_ifindex = if_nametoindex("rwt1");
+	text_addr(4, "10.20.0.11", b4);
+	text_addr(6, "2001:db8:1::11", b6);
+	for (int family = 4; family <= 6; family += 2) {
+		const struct rcase *rc = family == 4 ? &rcases[0] : &rcases[2];
+		struct frame copy;
+
+		in = mk(family, rc->client, rc->vip, TCP, 43000, rc->vport, SYN, 0, false);
+		copy = in;
+		xctx.data_end = in.len;
+		{
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = copy.b, .data_size_in = in.len, .data_out = out.b,
+				    .data_size_out = sizeof(out.b), .ctx_in = &xctx, .ctx_size_in = sizeof(xctx), .repeat = 1);
+
+			assert_int_equal(bpf_prog_test_run_opts(rw__prog_fd(rw), &o), 0);
+			assert_int_equal(o.retval, XDP_REDIRECT);
+			out.len = o.data_size_out;
+		}
+		assert_memory_equal(out.b, nh_mac, 6);
+		assert_memory_equal(out.b + 6, "\x02\x00\x00\x00\x00\x01", 6);
+		assert_int_equal(pkt__locate(out.b, out.len, &loc), 0);
+		assert_int_equal(out.b[loc.l3 + (family == 4 ? 8 : 7)], 63);
+		assert_memory_equal(out.b + loc.l3 + (family == 4 ? 16 : 24), family == 4 ? b4 : b6, family == 4 ? 4 : 16);
+		assert_null(pkt__check_csums(out.b, out.len));
+
+		/* Tagged frames go through the stack. */
+		in = mk(family, rc->client, rc->vip, TCP, 43001, rc->vport, SYN, 1, false);
+		assert_int_equal(run(rw__prog_fd(rw), &in, &out), XDP_PASS);
+	}
+	rw__close(rw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -588,6 +761,8 @@ int main(void)
 		cmocka_unit_test(test_counters_and_status),
 		cmocka_unit_test(test_chained_after_inspection),
 		cmocka_unit_test(test_refused_routes_keep_live),
+		cmocka_unit_test(test_pins_adopted),
+		cmocka_unit_test(test_fib_redirect), /* last: it leaves the process in its own namespace */
 	};
 
 	priv__require_root("test_rewrite");

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# run.sh — runs an interop check (security.js) with @grpc/grpc-js, installing the pinned
-# packages (package-lock.json) from npm into a folder outside the source tree first when
-# they are not there yet.
+# run.sh — runs an interop script (security.js, control.js) with @grpc/grpc-js,
+# installing the pinned packages (package-lock.json) from npm into a folder outside the
+# source tree first when they are not there yet.
 #
 #   tests/interop/run.sh [--netns NS] SCRIPT ARGS...   (node SCRIPT ARGS... with the packages)
 #

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "common/policy.h"
+#include "common/policy_delta.h"
 #include "common/rpc.h"
 #include "session.h"
 #include "state.h"
@@ -501,6 +502,78 @@ static void test_failed_apply_nacked(void **state)
 	assert_string_equal(f->ctl.status_error, "");
 }
 
+/* Sends revision (policy target) as a delta from base, claiming base_hash as its base. */
+static void ctl_push_delta(struct fake_ctl *c, uint64_t revision, uint64_t nonce, const Sluice__V1__Policy *base,
+			   const char *base_hash, const Sluice__V1__Policy *target)
+{
+	Sluice__V1__ControllerMessage m = SLUICE__V1__CONTROLLER_MESSAGE__INIT;
+	Sluice__V1__PolicyUpdate u = SLUICE__V1__POLICY_UPDATE__INIT;
+	char hash[POLICY_HASH_HEX];
+	struct push *p = calloc(1, sizeof(*p));
+	uint8_t *buf;
+	size_t len;
+
+	assert_non_null(p);
+	assert_int_equal(policy__hash(target, hash), 0);
+	assert_int_equal(policy_delta__pack(base, revision - 1, base_hash, target, &buf, &len), 0);
+	u.delta = sluice__v1__policy_delta__unpack(NULL, len, buf);
+	free(buf);
+	assert_non_null(u.delta);
+	u.revision = revision;
+	u.nonce = nonce;
+	u.hash = hash;
+	m.msg_case = SLUICE__V1__CONTROLLER_MESSAGE__MSG_UPDATE;
+	m.update = &u;
+	p->c = c;
+	p->len = sluice__v1__controller_message__get_packed_size(&m);
+	p->buf = malloc(p->len);
+	assert_non_null(p->buf);
+	sluice__v1__controller_message__pack(&m, p->buf);
+	sluice__v1__policy_delta__free_unpacked(u.delta, NULL);
+	assert_int_equal(rpc_server__post(c->srv, push_on_server, p), 0);
+}
+
+/* A delta on top of the live revision is rebuilt, applied, saved and acknowledged; one
+ * made for another base is answered with a resync request, and nothing changes. */
+static void test_delta_applied_and_resync(void **state)
+{
+	static const char two[] = "rules:\n  - { name: block-telnet, priority: 10, match: { proto: tcp, dst_ports: [23] }, action: drop }\n"
+				  "  - { name: block-ssh, priority: 20, match: { proto: tcp, dst_ports: [22] }, action: drop }\n";
+	struct fx *f = *state;
+	Sluice__V1__Policy *next = NULL;
+	struct agent_state st;
+	char base_hash[POLICY_HASH_HEX], next_hash[POLICY_HASH_HEX], err[256];
+
+	assert_int_equal(policy_yaml__parse_string("t.yaml", two, strlen(two), 0, &next, err, sizeof(err)), 0);
+	assert_int_equal(policy__hash(&f->pol, base_hash), 0);
+	assert_int_equal(policy__hash(next, next_hash), 0);
+	start_session(f);
+	WAIT_FOR(&f->ctl, f->ctl.hellos == 1);
+	ctl_push(&f->ctl, 3, 1001, &f->pol, NULL);
+	WAIT_FOR(&f->ctl, f->ctl.acks == 1);
+
+	ctl_push_delta(&f->ctl, 4, 1002, &f->pol, base_hash, next);
+	WAIT_FOR(&f->ctl, f->ctl.acks == 2);
+	assert_int_equal(f->ctl.last_ack.revision, 4);
+	assert_string_equal(f->ctl.ack_hash, next_hash);
+	assert_int_equal(dp_applies(&f->dp), 2);
+	assert_int_equal(state__load(f->state_dir, &st, NULL, 0), 0);
+	assert_int_equal(st.revision, 4);
+	assert_string_equal(st.hash, next_hash);
+	state__release(&st);
+
+	/* Made for revision 3's content, but 4 is live: resync, not a refusal. */
+	ctl_push_delta(&f->ctl, 5, 1003, &f->pol, base_hash, &f->pol);
+	WAIT_FOR(&f->ctl, f->ctl.nacks == 1);
+	assert_true(f->ctl.last_nack.resync);
+	assert_int_equal(f->ctl.last_nack.nonce, 1003);
+	assert_int_equal(dp_applies(&f->dp), 2);
+	assert_int_equal(state__load(f->state_dir, &st, NULL, 0), 0);
+	assert_int_equal(st.revision, 4);
+	state__release(&st);
+	policy__free(next);
+}
+
 static void test_live_revision_not_reloaded(void **state)
 {
 	struct fx *f = *state;
@@ -642,6 +715,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_update_applied_acked_and_saved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_apply_nacked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_live_revision_not_reloaded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_applied_and_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_update_nacked_without_apply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_periodic_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_after_controller_restart, setup, teardown),

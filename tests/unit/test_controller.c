@@ -823,6 +823,181 @@ static void test_backpressure_coalesces(void **state)
 	agent_info_free(a);
 }
 
+/* ---- rollouts over the wire ------------------------------------------------------------- */
+
+static Sluice__V1__Rollout *get_rollout(struct fx *fx, uint64_t id)
+{
+	Sluice__V1__GetRolloutRequest req = SLUICE__V1__GET_ROLLOUT_REQUEST__INIT;
+	Sluice__V1__GetRolloutResponse *r;
+	Sluice__V1__Rollout *ro;
+	struct rpc_buf resp = { 0 };
+	struct rpc_status st;
+
+	req.id = id;
+	if (call(fx, "GetRollout", &req.base, &resp, &st) != RPC_OK)
+		fail_msg("GetRollout: %s", st.message);
+	r = sluice__v1__get_rollout_response__unpack(NULL, resp.len, resp.data);
+	free(resp.data);
+	assert_non_null(r);
+	ro = r->rollout;
+	r->rollout = NULL;
+	sluice__v1__get_rollout_response__free_unpacked(r, NULL);
+	return ro;
+}
+
+/*
+ * Three agents on real streams; a rollout of revision 2 in three waves (one agent each,
+ * by node id) whose canary refuses it: the rollout FAILS with the canary's reason, the
+ * canary is sent revision 1 again, and the other two are never sent anything.
+ */
+static void test_rollout_canary_nack(void **state)
+{
+	static const char *const nodes[] = { "node-a", "node-b", "node-c" };
+	struct fx *fx = *state;
+	Sluice__V1__StartRolloutRequest req = SLUICE__V1__START_ROLLOUT_REQUEST__INIT;
+	Sluice__V1__RolloutSpec spec = SLUICE__V1__ROLLOUT_SPEC__INIT;
+	Sluice__V1__ControllerMessage *u;
+	Sluice__V1__Rollout *ro = NULL;
+	struct rpc_client_stream *cs[3];
+	struct rpc_buf resp = { 0 };
+	struct rpc_status st;
+
+	apply_yaml(fx, good_yaml, 1, false);
+	for (int i = 0; i < 3; i++) {
+		cs[i] = agent_connect(fx, nodes[i], "prod", 0, NULL);
+		u = expect_update(cs[i], 1);
+		send_answer(cs[i], u->update, u->update->nonce, NULL);
+		sluice__v1__controller_message__free_unpacked(u, NULL);
+		agent_info_free(wait_state(fx, cs[i], nodes[i], SLUICE__V1__AGENT_STATE__AGENT_STATE_SYNCED));
+	}
+	/* Stored without a rollout, then rolled out in waves. */
+	{
+		Sluice__V1__ApplyPolicyRequest areq = SLUICE__V1__APPLY_POLICY_REQUEST__INIT;
+		Sluice__V1__ApplyPolicyResponse *ar;
+
+		areq.policy = parse(newer_yaml);
+		areq.no_rollout = true;
+		assert_int_equal(call(fx, "ApplyPolicy", &areq.base, &resp, &st), RPC_OK);
+		ar = sluice__v1__apply_policy_response__unpack(NULL, resp.len, resp.data);
+		free(resp.data);
+		assert_non_null(ar);
+		assert_int_equal(ar->revision, 2);
+		assert_int_equal(ar->rollout_id, 0);
+		sluice__v1__apply_policy_response__free_unpacked(ar, NULL);
+		policy__free(areq.policy);
+	}
+	for (int i = 0; i < 3; i++)
+		expect_nothing(cs[i]);
+	spec.canary_percent = 33;
+	spec.batch_percent = 33;
+	spec.interval_seconds = 1;
+	req.revision = 2;
+	req.spec = &spec;
+	assert_int_equal(call(fx, "StartRollout", &req.base, &resp, &st), RPC_OK);
+	free(resp.data);
+	u = expect_update(cs[0], 2);
+	send_answer(cs[0], u->update, u->update->nonce, "rule 'block-telnet': no room");
+	sluice__v1__controller_message__free_unpacked(u, NULL);
+	for (int i = 0; i < 100; i++) {
+		sluice__v1__rollout__free_unpacked(ro, NULL);
+		ro = get_rollout(fx, 0);
+		if (ro->state == SLUICE__V1__ROLLOUT_STATE__ROLLOUT_STATE_FAILED)
+			break;
+		pump(cs[0], 50);
+	}
+	assert_int_equal(ro->state, SLUICE__V1__ROLLOUT_STATE__ROLLOUT_STATE_FAILED);
+	assert_non_null(strstr(ro->reason, "agent 'node-a' refused revision 2: rule 'block-telnet': no room"));
+	assert_int_equal(ro->n_waves, 3);
+	assert_int_equal(ro->waves[0]->state, SLUICE__V1__WAVE_STATE__WAVE_STATE_FAILED);
+	assert_int_equal(ro->waves[1]->state, SLUICE__V1__WAVE_STATE__WAVE_STATE_WAITING);
+	assert_int_equal(ro->n_agents, 3);
+	assert_int_equal(ro->agents[0]->state, SLUICE__V1__ROLLOUT_AGENT_STATE__ROLLOUT_AGENT_NACKED);
+	assert_true(ro->agents[0]->rolled_back);
+	sluice__v1__rollout__free_unpacked(ro, NULL);
+	/* The canary already runs revision 1 (it refused 2): it is SYNCED at 1 with nothing
+	 * to send; the later waves were never touched. */
+	agent_info_free(wait_state(fx, cs[0], "node-a", SLUICE__V1__AGENT_STATE__AGENT_STATE_SYNCED));
+	for (int i = 0; i < 3; i++) {
+		expect_nothing(cs[i]);
+		rpc_client_stream__close(cs[i]);
+	}
+}
+
+/* The next update on cs, whatever form it takes. */
+static Sluice__V1__ControllerMessage *next_update(struct rpc_client_stream *cs)
+{
+	Sluice__V1__ControllerMessage *m;
+	struct rpc_buf buf = { 0 };
+	struct rpc_status st;
+
+	assert_int_equal(rpc_client_stream__next(cs, CALL_MS, &buf, &st), RPC_EV_MESSAGE);
+	m = sluice__v1__controller_message__unpack(NULL, buf.len, buf.data);
+	free(buf.data);
+	assert_non_null(m);
+	assert_non_null(m->update);
+	return m;
+}
+
+/*
+ * A one-rule edit of a 500-rule policy reaches an agent that runs the previous revision
+ * as a delta from it; an agent that asks for a resync (the delta did not fit) gets the
+ * whole policy, and is not taken for one that refused it.
+ */
+static void test_delta_and_resync(void **state)
+{
+	struct fx *fx = *state;
+	Sluice__V1__Policy *pol = big_policy(500, 1, 1);
+	Sluice__V1__ControllerMessage *u, *v;
+	Sluice__V1__ApplyPolicyResponse *r;
+	Sluice__V1__AgentInfo *a;
+	struct rpc_client_stream *cs;
+	struct rpc_status st;
+
+	assert_int_equal(apply(fx, pol, false, &r, &st), RPC_OK);
+	sluice__v1__apply_policy_response__free_unpacked(r, NULL);
+	cs = agent_connect(fx, "node-d", "prod", 0, NULL);
+	u = expect_update(cs, 1); /* runs nothing: the whole policy */
+	send_answer(cs, u->update, u->update->nonce, NULL);
+	agent_info_free(wait_state(fx, cs, "node-d", SLUICE__V1__AGENT_STATE__AGENT_STATE_SYNCED));
+
+	pol->rules[0]->match->dst_ports[0]->lo = pol->rules[0]->match->dst_ports[0]->hi = 2;
+	assert_int_equal(apply(fx, pol, false, &r, &st), RPC_OK);
+	sluice__v1__apply_policy_response__free_unpacked(r, NULL);
+	v = next_update(cs);
+	assert_int_equal(v->update->revision, 2);
+	assert_null(v->update->policy);
+	assert_non_null(v->update->delta);
+	assert_int_equal(v->update->delta->base_revision, 1);
+	assert_string_equal(v->update->delta->base_hash, u->update->hash);
+	assert_true(sluice__v1__controller_message__get_packed_size(v) < 200);
+	{
+		Sluice__V1__AgentMessage m = SLUICE__V1__AGENT_MESSAGE__INIT;
+		Sluice__V1__Nack nack = SLUICE__V1__NACK__INIT;
+
+		nack.nonce = v->update->nonce;
+		nack.revision = 2;
+		nack.error = "the delta's base is not the live policy";
+		nack.resync = true;
+		m.msg_case = SLUICE__V1__AGENT_MESSAGE__MSG_NACK;
+		m.nack = &nack;
+		agent_send(cs, &m);
+	}
+	sluice__v1__controller_message__free_unpacked(v, NULL);
+	v = expect_update(cs, 2); /* now whole */
+	a = get_agent(fx, "node-d", &st);
+	assert_non_null(a);
+	assert_int_not_equal(a->state, SLUICE__V1__AGENT_STATE__AGENT_STATE_NACKED);
+	agent_info_free(a);
+	send_answer(cs, v->update, v->update->nonce, NULL);
+	a = wait_state(fx, cs, "node-d", SLUICE__V1__AGENT_STATE__AGENT_STATE_SYNCED);
+	assert_int_equal(a->applied_revision, 2);
+	agent_info_free(a);
+	sluice__v1__controller_message__free_unpacked(u, NULL);
+	sluice__v1__controller_message__free_unpacked(v, NULL);
+	policy__free(pol);
+	rpc_client_stream__close(cs);
+}
+
 static void test_second_controller_refused(void **state)
 {
 	struct fx *fx = *state;
@@ -886,6 +1061,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_list_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure_coalesces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_controller_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollout_canary_nack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_and_resync, setup, teardown),
 	};
 	int ret;
 

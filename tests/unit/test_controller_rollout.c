@@ -334,8 +334,17 @@ static void test_all_at_once(void **state)
 	add_agents(fx, 4, true);
 	id = start(fx, 1, NULL, 0, 0, 0);
 	for (size_t i = 0; i < 4; i++) {
+		struct store_agent a;
+
 		assert_int_equal(fx->ag[i].a.desired_revision, fx->rev[1]);
-		assert_int_equal(stored_desired(fx, fx->ag[i].a.node_id), fx->rev[1]); /* stored before sent */
+		/* Stored before sent, as membership of a started wave: a new engine on this store
+		 * selects the revision for the agent even though its row still says revision 1. */
+		assert_int_equal(store__agent_get(fx->st, fx->ag[i].a.node_id, &a), 0);
+		assert_int_equal(a.desired_revision, fx->rev[0]);
+		rollout__free(fx->e);
+		new_engine(fx);
+		assert_int_equal(rollout__select(fx->e, &a), fx->rev[1]);
+		store_agent__clear(&a);
 	}
 	tick(fx, 500);
 	assert_int_equal(state_of(fx, id), STORE_ROLLOUT_RUNNING);
