@@ -97,6 +97,7 @@ struct dp {
 	int prog_fd;
 	__u32 prog_id;
 	bool adopted;
+	bool reload;                      /* dp_opts.reload_programs */
 	uint32_t capacity;
 	struct dp_iface *ifaces;
 	size_t n_ifaces;
@@ -321,7 +322,7 @@ static int adopt(struct dp *dp)
 	}
 	obj_hash(hash);
 	pin_path(dp, path, sizeof(path), "", "prog_inspect");
-	if (memcmp(hash, meta.obj_hash, 32) == 0) {
+	if (!dp->reload && memcmp(hash, meta.obj_hash, 32) == 0) {
 		dp->prog_fd = bpf_obj_get(path);
 		if (dp->prog_fd >= 0) {
 			pr_info("adopted the pinned datapath in %s", dp->pin_dir);
@@ -623,6 +624,7 @@ struct dp *dp__open(const struct dp_opts *opts)
 	dp->prog_fd = -1;
 	dp->capacity = opts->rule_capacity && opts->rule_capacity < SL_MAX_RULES ? opts->rule_capacity : SL_MAX_RULES;
 	dp->ncpus = libbpf_num_possible_cpus();
+	dp->reload = opts->reload_programs;
 	dp->slot_names = calloc(SL_MAX_RULES, sizeof(*dp->slot_names));
 	dp->live_slots = calloc(SL_MAX_RULES, sizeof(*dp->live_slots));
 	dp->ifaces = calloc(opts->n_ifaces ? opts->n_ifaces : 1, sizeof(*dp->ifaces));
@@ -690,7 +692,8 @@ struct dp *dp__open(const struct dp_opts *opts)
 	}
 	/* Chained before any interface is attached, so the first packet meets both programs. */
 	dp->rw = rw__open(&(struct rw_opts){
-		.pin_dir = dp->pin_dir, .chain_fd = dp->map_fd[M_CHAIN], .fib = opts->rewrite_fib });
+		.pin_dir = dp->pin_dir, .chain_fd = dp->map_fd[M_CHAIN], .fib = opts->rewrite_fib,
+		.reload = opts->reload_programs });
 	if (!dp->rw) {
 		err = -errno;
 		goto fail;

@@ -39,6 +39,7 @@ struct dp_opts {
 	enum dp_xdp_mode mode;
 	uint32_t rule_capacity;        /* 0: the built-in maximum */
 	bool rewrite_fib;              /* routed packets leave by FIB lookup + redirect (rewrite.h) */
+	bool reload_programs;          /* load this build's programs even when the pinned ones are the same */
 };
 
 struct dp;

@@ -78,6 +78,7 @@ enum opt_id {
 	OPT_MAN,
 	OPT_RULE_CAPACITY,
 	OPT_REWRITE_FIB,
+	OPT_RELOAD_PROGRAMS,
 };
 
 /* One table drives getopt_long, --help and the configuration file's keys. */
@@ -98,6 +99,7 @@ static const struct option_def opt_defs[] = {
 	{ "log-level", OPT_LOG_LEVEL, "LEVEL", "error, warn, info or debug (default: info)", 0 },
 	{ "log-format", OPT_LOG_FORMAT, "FORMAT", "text (default) or json: one JSON object per line with time, level, component, node, revision and message", 0 },
 	{ "rule-capacity", OPT_RULE_CAPACITY, "N", "hold at most N rules (default and maximum: the datapath's build limit); a policy with more is refused", 0 },
+	{ "reload-programs", OPT_RELOAD_PROGRAMS, NULL, "load this build's XDP programs even when the pinned ones are identical and swap them into the pinned links (what an upgrade does); the maps, and so policy, counters and conntrack, stay", 0 },
 	{ "rewrite-fib", OPT_REWRITE_FIB, NULL, "forward routed (translated) packets from XDP with a FIB lookup and redirect where the kernel knows the route and neighbour, instead of through the stack; on veth, only when the egress peer runs XDP too", 0 },
 	{ "config", OPT_CONFIG, "FILE", "settings file, one key per option (default: " DEFAULT_CONFIG " when it exists); flags override it", OPTION_CLI },
 	{ "help", OPT_HELP, NULL, "show this help and exit", OPTION_CLI },
@@ -128,6 +130,7 @@ struct config {
 	enum log_format log_format;
 	uint32_t rule_capacity;      /* --rule-capacity; 0: the datapath's maximum */
 	bool rewrite_fib;            /* --rewrite-fib */
+	bool reload_programs;        /* --reload-programs */
 	struct config_file *file;    /* the configuration file's values, NULL without one */
 	bool labels_from_file;       /* the labels and interfaces so far came from the file: */
 	bool ifaces_from_file;       /* a flag on the command line replaces them */
@@ -313,6 +316,7 @@ static int set_opt(void *ctx, int id, const char *val, bool in_file)
 	case OPT_LOG_FORMAT: c->log_format_arg = val; return 0;
 	case OPT_RULE_CAPACITY: return set_capacity(c, val);
 	case OPT_REWRITE_FIB: c->rewrite_fib = true; return 0;
+	case OPT_RELOAD_PROGRAMS: c->reload_programs = true; return 0;
 	default: return 0; /* --config: read before the flags */
 	}
 }
@@ -633,6 +637,7 @@ int main(int argc, char **argv)
 	dpo.mode = c.xdp_mode;
 	dpo.rule_capacity = c.rule_capacity;
 	dpo.rewrite_fib = c.rewrite_fib;
+	dpo.reload_programs = c.reload_programs;
 	dp = dp__open(&dpo);
 	if (!dp)
 		goto cleanup; /* dp__open said what is wrong */

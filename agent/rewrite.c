@@ -193,7 +193,7 @@ static int adopt(struct rw *rw)
 	}
 	obj_hash(rw->fib, hash);
 	pin_path(rw, path, sizeof(path), "", PROG_PIN);
-	if (memcmp(hash, meta.obj_hash, 32) == 0) {
+	if (!rw->reload && memcmp(hash, meta.obj_hash, 32) == 0) {
 		rw->prog_fd = bpf_obj_get(path);
 		if (rw->prog_fd >= 0) {
 			pr_info("adopted the pinned rewrite datapath in %s", rw->pin_dir);
@@ -322,6 +322,7 @@ struct rw *rw__open(const struct rw_opts *opts)
 	rw->prog_fd = -1;
 	rw->chain_fd = opts->chain_fd;
 	rw->fib = opts->fib;
+	rw->reload = opts->reload;
 	rw->ncpus = libbpf_num_possible_cpus();
 	rw->live_names = calloc(SL_MAX_ROUTES, sizeof(*rw->live_names));
 	if (rw->ncpus <= 0 || !rw->live_names) {

@@ -33,6 +33,7 @@ struct rw_opts {
 	const char *pin_dir; /* NULL or "": load only, pin nothing (tests, benchmarks) */
 	int chain_fd;        /* the inspection program's sl_chain; < 0: do not chain */
 	bool fib;            /* forward translated packets with bpf_fib_lookup + redirect */
+	bool reload;         /* load this build's program even when the pinned one is the same */
 };
 
 struct rw;

@@ -70,6 +70,7 @@ struct rw {
 	int prog_fd;
 	int chain_fd;
 	bool fib;
+	bool reload; /* rw_opts.reload */
 	int ncpus;
 	uint8_t *routes_mem; /* sl_rw_routes, both slots */
 	size_t routes_len;

@@ -17,6 +17,7 @@ packages=(
 	# (dpkg-shlibdeps), man-db and systemd (systemd-analyze) to check the .debs
 	prometheus lintian dpkg-dev man-db systemd openssl
 	tmux python3-yaml groff-base # tests/e2e/test_cli.sh: a terminal for live views, YAML and manual checks
+	nftables # tests/faults: a silent partition of the management link
 )
 
 # tests/interop: @grpc/grpc-js from npm (tests/interop/run.sh installs it) runs on node.
