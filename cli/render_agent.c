@@ -303,6 +303,39 @@ static const char *or_dash(const char *s)
 	return s && s[0] ? s : "-";
 }
 
+/* One row per backend of each route: where new flows went and what came back. */
+static void describe_routes(const Sluice__V1__Status *s, FILE *out)
+{
+	static const char *const hdr[] = { "ROUTE", "BACKEND", "TAG", "WEIGHT", "NEW-FLOWS", "PACKETS", "BYTES", "REPLIES" };
+	struct cli_table *t = cli_table__new(8, hdr);
+	char addr[POLICY_ADDR_STR], be[POLICY_ADDR_STR + 8], w[16], n1[32], n2[32], n3[32], n4[32];
+
+	fputc('\n', out);
+	for (size_t i = 0; t && i < s->n_routes; i++) {
+		const Sluice__V1__RouteCounters *rc = s->routes[i];
+
+		for (size_t k = 0; k < rc->n_backends; k++) {
+			const Sluice__V1__BackendCounters *b = rc->backends[k];
+			const char *row[8] = { rc->name, be, or_dash(b->tag), w, n1, n2, n3, n4 };
+
+			if (policy__format_addr(b->addr.data, b->addr.len, addr, sizeof(addr)))
+				snprintf(addr, sizeof(addr), "?");
+			snprintf(be, sizeof(be), strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, b->port);
+			if (b->draining)
+				snprintf(w, sizeof(w), "draining");
+			else
+				snprintf(w, sizeof(w), "%u", b->weight);
+			cli_fmt__count(b->new_flows, n1, sizeof(n1));
+			cli_fmt__count(b->packets, n2, sizeof(n2));
+			cli_fmt__bytes(b->bytes, n3, sizeof(n3));
+			cli_fmt__count(b->reply_packets, n4, sizeof(n4));
+			cli_table__add(t, row);
+		}
+	}
+	cli_table__print(t, out, "  ");
+	cli_table__free(t);
+}
+
 static void describe_status(const Sluice__V1__Status *s, int64_t now, FILE *out)
 {
 	char buf[128], n1[24], n2[24];
@@ -348,6 +381,8 @@ static void describe_status(const Sluice__V1__Status *s, int64_t now, FILE *out)
 		cli_table__print(t, out, "  ");
 		cli_table__free(t);
 	}
+	if (s->n_routes)
+		describe_routes(s, out);
 	if (s->n_drop_reasons) {
 		static const char *const hdr[] = { "DROP-REASON", "PACKETS" };
 		struct cli_table *t = cli_table__new(2, hdr);

@@ -543,8 +543,9 @@ static void test_deploy_example(void **state)
 	if (policy_yaml__parse_file(path, 0, &p, err, sizeof(err)))
 		print_error("%s\n", err);
 	assert_non_null(p);
-	assert_int_equal(p->n_rules, 6);
-	assert_int_equal(p->n_routes, 0);
+	assert_int_equal(p->n_rules, 7);
+	assert_int_equal(p->n_routes, 1);
+	assert_int_equal(p->routes[0]->n_backends, 2);
 	assert_string_equal(p->rules[0]->name, "block-telnet");
 	policy__free(p);
 }
