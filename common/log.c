@@ -126,6 +126,36 @@ void log__clear_context(void)
 	pthread_mutex_unlock(&ctx_lock);
 }
 
+/* The calling thread's scoped ids, innermost last; depth may pass LOG_MAX_SCOPE. */
+static _Thread_local struct {
+	const char *key; /* a literal or a caller's string that outlives the scope */
+	char value[LOG_SCOPE_VALUE_MAX];
+} scope[LOG_MAX_SCOPE];
+static _Thread_local size_t scope_depth;
+
+void log__scope_begin(const char *key, const char *value)
+{
+	if (scope_depth < LOG_MAX_SCOPE) {
+		scope[scope_depth].key = key;
+		snprintf(scope[scope_depth].value, sizeof(scope[scope_depth].value), "%s", value ? value : "");
+	}
+	scope_depth++;
+}
+
+void log__scope_begin_u64(const char *key, unsigned long long value)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%llu", value);
+	log__scope_begin(key, buf);
+}
+
+void log__scope_end(void)
+{
+	if (scope_depth)
+		scope_depth--;
+}
+
 /*
  * One JSON object per line. jansson escapes the message; invalid UTF-8 in it (a
  * name read off the wire, say) is kept readable by falling back to a placeholder
@@ -147,6 +177,9 @@ static void write_json(const char *stamp, enum log_level level, const char *msg)
 	for (size_t i = 0; i < n_ctx; i++)
 		json_object_set_new(o, ctx[i].key, json_string(ctx[i].value));
 	pthread_mutex_unlock(&ctx_lock);
+	for (size_t i = 0; i < scope_depth && i < LOG_MAX_SCOPE; i++)
+		if (scope[i].key && scope[i].key[0] && !reserved(scope[i].key))
+			json_object_set_new(o, scope[i].key, json_string(scope[i].value));
 	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (text)
 		fprintf(stderr, "%s\n", text);

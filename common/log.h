@@ -45,6 +45,20 @@ int log__set_context_u64(const char *key, unsigned long long value);
 /* Removes every id set with log__set_context(). */
 void log__clear_context(void);
 
+/*
+ * Ids for the lines the calling thread writes until the matching log__scope_end():
+ * the rollout a step belongs to, the agent whose message is being handled. Scopes nest
+ * (an inner id, and any scoped id, wins over an outer or process-wide one of the same
+ * key; time, level, component and message cannot be set); past LOG_MAX_SCOPE nested ids the
+ * extra ones are counted but not shown, so begin/end stay balanced. Long values are
+ * cut to LOG_SCOPE_VALUE_MAX - 1 bytes. Like log__set_context(), JSON lines only.
+ */
+#define LOG_MAX_SCOPE 4
+#define LOG_SCOPE_VALUE_MAX 96
+void log__scope_begin(const char *key, const char *value);
+void log__scope_begin_u64(const char *key, unsigned long long value);
+void log__scope_end(void);
+
 void log__printf(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log__vprintf(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 

@@ -70,6 +70,20 @@ struct registry {
 	size_t n_zombies;
 };
 
+/* A line about one agent; its JSON form carries the agent's node id. */
+static void agent_log(enum log_level level, const char *node_id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void agent_log(enum log_level level, const char *node_id, const char *fmt, ...)
+{
+	va_list ap;
+
+	log__scope_begin("node", node_id);
+	va_start(ap, fmt);
+	log__vprintf(level, fmt, ap);
+	va_end(ap);
+	log__scope_end();
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -158,7 +172,8 @@ static void put(struct conn *c)
 		v = realloc(reg->dirty, cap * sizeof(*v));
 		if (!v) {
 			/* Memory stays right; the record is written with its next change. */
-			pr_warn("agent '%s': out of memory queueing its record for the store", c->a.node_id);
+			agent_log(LOG_WARN, c->a.node_id, "agent '%s': out of memory queueing its record for the store",
+				  c->a.node_id);
 			return;
 		}
 		reg->dirty = v;
@@ -313,7 +328,7 @@ static void reconcile(struct conn *c, bool changed)
 	if (a->desired_revision != 0) {
 		e = revcache__get(reg->revs, a->desired_revision);
 		if (!e)
-			pr_warn("agent '%s': its desired revision %llu cannot be read: %s", a->node_id,
+			agent_log(LOG_WARN, a->node_id, "agent '%s': its desired revision %llu cannot be read: %s", a->node_id,
 				(unsigned long long)a->desired_revision, strerror(errno));
 	}
 	if (a->desired_revision == 0 || (e && runs(c, e)))
@@ -327,7 +342,7 @@ static void reconcile(struct conn *c, bool changed)
 	else if (rpc_stream__queued(c->s) > 0 || send_best(c) != 0)
 		c->held = true; /* an update is still queued: coalesce, the tick sends the newest */
 	if (want != a->state) {
-		pr_info("agent '%s': %s -> %s (desired revision %llu, applied %llu)", a->node_id,
+		agent_log(LOG_INFO, a->node_id, "agent '%s': %s -> %s (desired revision %llu, applied %llu)", a->node_id,
 			store_agent_state__name(a->state), store_agent_state__name(want),
 			(unsigned long long)(a->desired_revision == STORE_REVISION_NONE ? 0 : a->desired_revision),
 			(unsigned long long)a->applied_revision);
@@ -461,8 +476,8 @@ static void on_hello(struct conn *c, const Sluice__V1__Hello *h)
 	attach(reg, c);
 	if (reg->hooks.select)
 		c->a.desired_revision = reg->hooks.select(reg->hooks.ctx, &c->a);
-	pr_info("agent '%s' connected from %s (version %s, kernel %s, applied revision %llu)", c->a.node_id,
-		c->address, c->a.agent_version, c->a.kernel, (unsigned long long)c->a.applied_revision);
+	agent_log(LOG_INFO, c->a.node_id, "agent '%s' connected from %s (version %s, kernel %s, applied revision %llu)",
+		  c->a.node_id, c->address, c->a.agent_version, c->a.kernel, (unsigned long long)c->a.applied_revision);
 	cert_reported(c, h->cert_not_after_unix);
 	reconcile(c, true);
 	if (reg->tel.hello && !c->ended)
@@ -512,7 +527,7 @@ static void on_nack(struct conn *c, const Sluice__V1__Nack *nack)
 
 	if (nack->resync && answers_current(c, nack->nonce, "Nack")) {
 		/* Not a refusal: the delta met another base than it was made for. */
-		pr_info("agent '%s' asks for the whole policy of revision %llu: %s", c->a.node_id,
+		agent_log(LOG_INFO, c->a.node_id, "agent '%s' asks for the whole policy of revision %llu: %s", c->a.node_id,
 			(unsigned long long)c->sent_rev, nack->error);
 		c->nonce = 0;
 		c->no_delta = true;
@@ -530,7 +545,7 @@ static void on_nack(struct conn *c, const Sluice__V1__Nack *nack)
 	free(c->a.last_error);
 	c->a.last_error = e;
 	c->a.nacked_revision = c->sent_rev;
-	pr_warn("agent '%s' refused revision %llu: %s", c->a.node_id,
+	agent_log(LOG_WARN, c->a.node_id, "agent '%s' refused revision %llu: %s", c->a.node_id,
 		(unsigned long long)(c->sent_rev == STORE_REVISION_NONE ? 0 : c->sent_rev), e ? e : "?");
 	reconcile(c, true);
 }
@@ -596,9 +611,8 @@ static int stream_open(void *user, struct rpc_stream *s, const struct rpc_peer *
 	return 0;
 }
 
-static void stream_message(void *user, struct rpc_stream *s, void *stream_user, const uint8_t *msg, size_t len)
+static void handle_message(struct conn *c, const uint8_t *msg, size_t len)
 {
-	struct conn *c = stream_user;
 	Sluice__V1__AgentMessage *m;
 
 	if (c->ended)
@@ -646,6 +660,19 @@ cleanup:
 	sluice__v1__agent_message__free_unpacked(m, NULL);
 }
 
+/* JSON log lines about a registered agent's stream carry its node id. */
+static void stream_message(void *user, struct rpc_stream *s, void *stream_user, const uint8_t *msg, size_t len)
+{
+	struct conn *c = stream_user;
+	bool scoped = c->registered;
+
+	if (scoped)
+		log__scope_begin("node", c->a.node_id);
+	handle_message(c, msg, len);
+	if (scoped)
+		log__scope_end();
+}
+
 static void stream_close(void *user, struct rpc_stream *s, void *stream_user)
 {
 	struct conn *c = stream_user;
@@ -655,7 +682,7 @@ static void stream_close(void *user, struct rpc_stream *s, void *stream_user)
 		c->a.state = STORE_AGENT_OFFLINE;
 		c->a.state_since = time(NULL);
 		put(c);
-		pr_info("agent '%s' disconnected", c->a.node_id);
+		agent_log(LOG_INFO, c->a.node_id, "agent '%s' disconnected", c->a.node_id);
 	}
 	c->s = NULL;
 	if (c->dirty) { /* written (and freed) with the next flush */

@@ -596,7 +596,9 @@ int rollout__pause(struct rollout_engine *e, uint64_t id, const char *who, char 
 		rollout_int__msg(err, errlen, "cannot record the pause: %s", strerror(-rc));
 		return rc;
 	}
+	rollout_int__scope_begin(ro);
 	pr_info("rollout %llu paused by %s", (unsigned long long)id, who);
+	rollout_int__scope_end();
 	return 0;
 }
 
@@ -628,7 +630,9 @@ int rollout__resume(struct rollout_engine *e, uint64_t id, const char *who, char
 		rollout_int__msg(err, errlen, "cannot record the resume: %s", strerror(-rc));
 		return rc;
 	}
+	rollout_int__scope_begin(ro);
 	pr_info("rollout %llu resumed by %s", (unsigned long long)id, who);
+	rollout_int__scope_end();
 	rollout_int__advance(e, ro);
 	rollout_int__save(e, ro);
 	return 0;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/log.h"
 #include "rollout.h"
 #include "store.h"
 
@@ -103,6 +104,19 @@ int rollout_int__save(struct rollout_engine *e, struct rollout_active *ro);
 
 /* Runs the wave state machine of a RUNNING rollout as far as it can go now. */
 void rollout_int__advance(struct rollout_engine *e, struct rollout_active *ro);
+
+/* JSON log lines written between these carry the rollout's id and revision. */
+static inline void rollout_int__scope_begin(const struct rollout_active *ro)
+{
+	log__scope_begin_u64("rollout", ro->r.id);
+	log__scope_begin_u64("revision", ro->r.revision);
+}
+
+static inline void rollout_int__scope_end(void)
+{
+	log__scope_end();
+	log__scope_end();
+}
 
 /* Ends ro as FAILED or ABORTED (rolling the started waves back) or SUPERSEDED (leaving
  * its agents where they are), with reason; who is recorded in the audit row. */

@@ -456,7 +456,7 @@ static void succeed(struct rollout_engine *e, struct rollout_active *ro)
 		(unsigned long long)ro->r.revision, acked);
 }
 
-void rollout_int__advance(struct rollout_engine *e, struct rollout_active *ro)
+static void advance(struct rollout_engine *e, struct rollout_active *ro)
 {
 	/* Each pass makes at most one transition; a wave can start, answer and pass at once. */
 	for (size_t guard = 0; guard < 4 * ro->r.n_waves + 4 && ro->r.state == STORE_ROLLOUT_RUNNING; guard++) {
@@ -489,8 +489,15 @@ void rollout_int__advance(struct rollout_engine *e, struct rollout_active *ro)
 	}
 }
 
-void rollout_int__stop(struct rollout_engine *e, struct rollout_active *ro, enum store_rollout_state state,
-		       const char *who, const char *reason)
+void rollout_int__advance(struct rollout_engine *e, struct rollout_active *ro)
+{
+	rollout_int__scope_begin(ro);
+	advance(e, ro);
+	rollout_int__scope_end();
+}
+
+static void stop(struct rollout_engine *e, struct rollout_active *ro, enum store_rollout_state state,
+		 const char *who, const char *reason)
 {
 	static const char *const actions[] = {
 		[STORE_ROLLOUT_FAILED] = "rollout-failed",
@@ -537,6 +544,14 @@ void rollout_int__stop(struct rollout_engine *e, struct rollout_active *ro, enum
 		pr_warn("rollout %llu (revision %llu) %s: %s; %zu agents rolled back", (unsigned long long)ro->r.id,
 			(unsigned long long)ro->r.revision, state == STORE_ROLLOUT_FAILED ? "failed" : "aborted", reason,
 			back);
+}
+
+void rollout_int__stop(struct rollout_engine *e, struct rollout_active *ro, enum store_rollout_state state,
+		       const char *who, const char *reason)
+{
+	rollout_int__scope_begin(ro);
+	stop(e, ro, state, who, reason);
+	rollout_int__scope_end();
 }
 
 /* ---- starting ------------------------------------------------------------------------------ */
@@ -742,8 +757,10 @@ int rollout__start(struct rollout_engine *e, const struct rollout_request *req, 
 	}
 	rollout_int__tell(e, ro);
 	*id = ro->r.id;
+	rollout_int__scope_begin(ro);
 	pr_info("rollout %llu of revision %llu started by %s: %zu agents in %zu waves", (unsigned long long)ro->r.id,
 		(unsigned long long)ro->r.revision, ro->r.author, ro->n, ro->r.n_waves);
+	rollout_int__scope_end();
 	/* Noted after the agents were told: counting the offline ones reads every agent. */
 	off = offline_selected(e, req);
 	if (off && !add_warning(&ro->r, "%zu selected agent%s offline and in no wave; %s the revision when %s if the rollout succeeds",

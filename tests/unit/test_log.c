@@ -142,6 +142,56 @@ static void test_json_context_replace_and_remove(void **state)
 	json_decref(o);
 }
 
+/* Scoped ids: inner wins over outer and over the process-wide ones, reserved keys are
+ * ignored, depth past LOG_MAX_SCOPE stays balanced, and ending a scope removes its id. */
+static void test_json_scope(void **state)
+{
+	struct capture c;
+	char *lines[4], *save = NULL;
+	json_t *o;
+	int n = 0;
+
+	(void)state;
+	log__set_format(LOG_FORMAT_JSON);
+	assert_int_equal(log__set_context("revision", "1"), 0);
+	capture_begin(&c);
+	log__scope_begin_u64("rollout", 7);
+	log__scope_begin("revision", "9");
+	log__scope_begin("level", "forged");
+	pr_info("inside");
+	for (int i = 0; i < LOG_MAX_SCOPE + 3; i++)
+		log__scope_begin("deep", "x");
+	for (int i = 0; i < LOG_MAX_SCOPE + 3; i++)
+		log__scope_end();
+	pr_info("after the deep ones");
+	log__scope_end();
+	log__scope_end();
+	pr_info("rollout only");
+	log__scope_end();
+	log__scope_end(); /* one too many: harmless */
+	pr_info("none");
+	capture_end(&c);
+
+	for (char *l = strtok_r(c.buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		lines[n < 4 ? n : 3] = l, n++;
+	assert_int_equal(n, 4);
+	for (int i = 0; i < 2; i++) {
+		o = parse_line(lines[i], "info");
+		assert_string_equal(json_string_value(json_object_get(o, "rollout")), "7");
+		assert_string_equal(json_string_value(json_object_get(o, "revision")), "9");
+		assert_null(json_object_get(o, "deep"));
+		json_decref(o);
+	}
+	o = parse_line(lines[2], "info");
+	assert_string_equal(json_string_value(json_object_get(o, "rollout")), "7");
+	assert_string_equal(json_string_value(json_object_get(o, "revision")), "1");
+	json_decref(o);
+	o = parse_line(lines[3], "info");
+	assert_null(json_object_get(o, "rollout"));
+	assert_string_equal(json_string_value(json_object_get(o, "revision")), "1");
+	json_decref(o);
+}
+
 static void test_context_refuses_bad_keys(void **state)
 {
 	char key[16];
@@ -211,6 +261,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_json_one_object_per_line, setup),
 		cmocka_unit_test_setup(test_json_context_replace_and_remove, setup),
+		cmocka_unit_test_setup(test_json_scope, setup),
 		cmocka_unit_test_setup(test_context_refuses_bad_keys, setup),
 		cmocka_unit_test_setup(test_text_unchanged, setup),
 		cmocka_unit_test_setup(test_level_filters_both_formats, setup),
