@@ -57,6 +57,10 @@ static const struct option_spec options[] = {
 	{ OPT_SINCE, "since", 0, "DURATION", "only what happened in this last span of time: 90s, 30m, 12h, 7d" },
 	{ OPT_ROUTE, "route", 0, "API", "only this API: a route's name, or ADDR:PORT of a destination" },
 	{ OPT_ALL, "all", 'A', NULL, "acknowledged alerts too" },
+	{ OPT_FORCE, "force", 0, NULL,
+	  "store it even when another revision became the newest since it was read (overwrites that change)" },
+	{ OPT_BASE_REVISION, "base-revision", 0, "N",
+	  "the revision this policy was written against (default: the newest when apply reads it)" },
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -94,7 +98,9 @@ static const struct option_spec options[] = {
 	" \"deprecated\", \"plaintext\", \"first\", \"last\", \"nodes\"}"
 
 static const struct cmd_spec cmds[] = {
-	{ CLI_CMD_APPLY, "apply", NULL, NULL, BIT(OPT_FILE) | BIT(OPT_DRY_RUN) | BIT(OPT_MESSAGE) | BIT(OPT_NO_ROLLOUT),
+	{ CLI_CMD_APPLY, "apply", NULL, NULL,
+	  BIT(OPT_FILE) | BIT(OPT_DRY_RUN) | BIT(OPT_MESSAGE) | BIT(OPT_NO_ROLLOUT) | BIT(OPT_FORCE) |
+		  BIT(OPT_BASE_REVISION),
 	  BIT(OPT_FILE), true,
 	  "store a policy as a new revision",
 	  "Parses and validates the policy here first (errors name FILE:LINE:COL and the field), then\n"
@@ -103,7 +109,11 @@ static const struct cmd_spec cmds[] = {
 	  "the rules and routes added, removed or changed, or \"unchanged: revision N\" (exit 0).\n"
 	  "A new revision is rolled out at once, with the policy's rollout section (selector,\n"
 	  "canary, batch, interval) as the strategy (see rollout start); --no-rollout only stores\n"
-	  "it. --dry-run shows, per agent, its wave, what would change and whether it fits.",
+	  "it. --dry-run shows, per agent, its wave, what would change and whether it fits.\n"
+	  "apply reads the newest revision first (the changes it prints are against it) and sends\n"
+	  "its number as the base: when another operator stored a revision in between, nothing is\n"
+	  "stored and apply fails (exit 1) saying so; run diff and apply again. --base-revision N\n"
+	  "gives the base yourself (for a file written against revision N); --force skips the check.",
 	  "sluicectl apply -f deploy/examples/policy.yaml -m \"lab policy\"",
 	  .schema = "{\"revision\", \"hash\", \"unchanged\": BOOL, \"dry_run\": BOOL, \"rules\": N, \"routes\": N,\n"
 		    " \"changes\": DIFF | null} with DIFF as in `sluicectl diff --help`, against the revision before;\n"
@@ -484,6 +494,15 @@ static int set_option(struct cli_opts *o, const struct option_spec *s, const cha
 	case OPT_ALL:
 		o->all = true;
 		break;
+	case OPT_FORCE:
+		o->force = true;
+		break;
+	case OPT_BASE_REVISION:
+		if (!parse_u64(val, &n) || n == 0)
+			return usage_error(err, "--base-revision '%s' is not a revision number (list them with: sluicectl get revisions)",
+					   val);
+		o->base_revision = n;
+		break;
 	default:
 		return cli_rollout__option(o, (int)s->id, val, err);
 	}
@@ -666,6 +685,8 @@ static int check_cmd(struct cli_opts *o, const struct cmd_spec *c, const char *c
 		return usage_error(err, "__complete: '%s' is not something to complete (agents)", o->subject);
 	if (c->id == CLI_CMD_TOP && o->node && o->selector)
 		return usage_error(err, "top takes NODE or -l SELECTOR, not both");
+	if (o->force && o->base_revision)
+		return usage_error(err, "--force and --base-revision exclude each other (--force skips the base check)");
 	if (cli_rollout__args(o, c->id, nrest ? rest[0] : NULL, err))
 		return -EINVAL;
 	if (c->id == CLI_CMD_ALERTS_ACK) {

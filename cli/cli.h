@@ -129,6 +129,9 @@ struct cli_opts {
 	const char *route;	    /* get apiusage --route NAME */
 	bool all;		    /* get alerts --all: acknowledged ones too */
 	int64_t alert_id;	    /* alerts ack ID */
+	/* concurrent applies */
+	bool force;		    /* apply --force: no base revision check */
+	uint64_t base_revision;	    /* apply --base-revision N; 0: the newest apply reads */
 };
 
 /*

@@ -6,6 +6,10 @@
  * rules and routes it added, removed or changed (against the revision before it), or
  * "unchanged".
  *
+ * The newest revision is read first: the changes are computed against it, and its number
+ * goes with the policy as the base, so an apply racing another operator's fails (ABORTED)
+ * instead of silently undoing that change (--force: no check; --base-revision N: N).
+ *
  * -o json|yaml prints {"revision": N, "hash": "...", "unchanged": BOOL, "dry_run": BOOL,
  * "rules": N, "routes": N, "changes": DIFF | null} with DIFF as policy_diff__json().
  */
@@ -80,14 +84,37 @@ static int changes(struct cli_conn *c, const Sluice__V1__ApplyPolicyResponse *r,
 	return err;
 }
 
+/* The revision the apply is based on: --base-revision N, else the newest (0 and *base
+ * NULL when none is stored yet). 0, or -errno after printing why. */
+static int read_base(struct cli_conn *c, const struct cli_opts *o, Sluice__V1__GetRevisionResponse **base,
+		     uint64_t *rev)
+{
+	enum rpc_code code;
+
+	*rev = 0;
+	code = cli_conn__get_revision(c, o->base_revision, "apply: reading the revision to apply over", base);
+	if (code == RPC_NOT_FOUND && o->base_revision) {
+		cli__error(c->err, "apply: --base-revision %llu: there is no such revision (list them with: sluicectl get revisions)",
+			   (unsigned long long)o->base_revision);
+		return -ENOENT;
+	}
+	if (code != RPC_OK && code != RPC_NOT_FOUND)
+		return -EIO;
+	if (*base && (*base)->info)
+		*rev = (*base)->info->revision;
+	return 0;
+}
+
 int cli_cmd__apply(const struct cli_opts *o, FILE *out, FILE *err)
 {
 	Sluice__V1__ApplyPolicyRequest req = SLUICE__V1__APPLY_POLICY_REQUEST__INIT;
 	Sluice__V1__ApplyPolicyResponse *resp = NULL;
+	Sluice__V1__GetRevisionResponse *base = NULL;
 	Sluice__V1__Policy *p = NULL;
 	struct policy_diff d = { 0 };
 	struct cli_conn c = { 0 };
 	struct rpc_status st;
+	uint64_t base_rev = 0;
 	bool have_diff = false;
 	char msg[2048];
 	int rc = CLI_EXIT_FAIL;
@@ -99,21 +126,32 @@ int cli_cmd__apply(const struct cli_opts *o, FILE *out, FILE *err)
 	}
 	if (cli_conn__open(&c, o, err))
 		goto cleanup;
+	/* The changes printed are against the base, and the controller stores the policy
+	 * only while the base is still the newest revision: what was shown is what happens. */
+	if (read_base(&c, o, &base, &base_rev))
+		goto cleanup;
 	req.policy = p;
 	req.message = (char *)(o->message ? o->message : "");
 	req.dry_run = o->dry_run;
 	req.no_rollout = o->no_rollout;
+	req.base_revision = o->force ? 0 : base_rev;
 	if (cli_conn__call(&c, CLI_METHOD("ApplyPolicy"), &req.base, &sluice__v1__apply_policy_response__descriptor,
 			   (ProtobufCMessage **)&resp, &st) != RPC_OK) {
 		cli_conn__report(&c, o->dry_run ? "apply --dry-run" : "apply", &st);
+		if (st.code == RPC_ABORTED && req.base_revision)
+			fprintf(err, "sluicectl: see what changed with: sluicectl diff -f %s; then apply again\n", o->file);
 		goto cleanup;
 	}
-	if (!resp->unchanged)
+	if (!resp->unchanged && (o->dry_run || resp->revision == base_rev + 1) && !o->base_revision)
+		have_diff = policy_diff__compute(base ? base->policy : NULL, p, &d) == 0;
+	else if (!resp->unchanged)
 		have_diff = changes(&c, resp, p, o->dry_run, &d) == 0;
 	print_result(o, resp, p, have_diff ? &d : NULL, out);
 	rc = CLI_EXIT_OK;
 cleanup:
 	policy_diff__clear(&d);
+	if (base)
+		sluice__v1__get_revision_response__free_unpacked(base, NULL);
 	if (resp)
 		sluice__v1__apply_policy_response__free_unpacked(resp, NULL);
 	cli_conn__close(&c);

@@ -69,7 +69,16 @@ void cli_conn__describe(const struct cli_opts *o, const char *what, const struct
 			 what, o->controller, msg, SLUICE_VERSION);
 		break;
 	case RPC_RESOURCE_EXHAUSTED:
-		snprintf(buf, len, "%s: too large or too many requests: %s; try again later or with less", what, msg);
+		/* The controller's own messages say what ran out and what to do (a full
+		 * database); gRPC's (a message over its size limit) do not. */
+		if (strstr(msg, "; "))
+			snprintf(buf, len, "%s: %s", what, msg);
+		else
+			snprintf(buf, len, "%s: too large or too many requests: %s; try again later or with less", what,
+				 msg);
+		break;
+	case RPC_ABORTED:
+		snprintf(buf, len, "%s: refused: %s", what, msg);
 		break;
 	case RPC_DATA_LOSS:
 		snprintf(buf, len,

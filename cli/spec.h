@@ -46,6 +46,8 @@ enum opt_id {
 	OPT_SINCE,
 	OPT_ROUTE, /* alerts and API usage (cmd_monitor.c) */
 	OPT_ALL,
+	OPT_FORCE, /* apply: no check of the base revision */
+	OPT_BASE_REVISION,
 	OPT_COUNT, /* the number of flags, not a flag */
 };
 

@@ -122,8 +122,8 @@ enum rpc_code rpc_code__from_errno(int err)
 		return RPC_RESOURCE_EXHAUSTED;
 	case ENOTEMPTY:
 	case EALREADY:
-	case ESTALE:
 		return RPC_FAILED_PRECONDITION;
+	case ESTALE: /* a test-and-set on stale data: gRPC says ABORTED, read again and retry */
 	case EBUSY:
 	case EDEADLK:
 		return RPC_ABORTED;

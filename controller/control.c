@@ -69,6 +69,21 @@ static void revision_info(Sluice__V1__RevisionInfo *ri, const struct store_revis
 
 /* ---- ApplyPolicy -------------------------------------------------------------------- */
 
+/* The ABORTED answer to an apply based on a revision that is no longer the newest. */
+static enum rpc_code stale_base(struct control *ctl, uint64_t base, uint64_t newest, char *errmsg, size_t errlen)
+{
+	struct store_revision r = { 0 };
+	enum rpc_code code;
+
+	store__revision_get(ctl->st, newest, false, &r);
+	code = control_int__fail(errmsg, errlen, -ESTALE,
+				 "the policy changed since revision %llu, which this apply was based on (now revision %llu by %s); nothing was stored: run 'sluicectl diff -f FILE' to see the newest policy against yours and apply again (--force overwrites it)",
+				 (unsigned long long)base, (unsigned long long)newest,
+				 r.author && r.author[0] ? r.author : "another operator");
+	store_revision__clear(&r);
+	return code;
+}
+
 /* Stores the revision (audited) and reports it in out. 0 or -errno with errmsg set. */
 static enum rpc_code store_revision(struct control *ctl, const struct rpc_peer *peer,
 				    const Sluice__V1__ApplyPolicyRequest *req, const Sluice__V1__Policy *p, char *hash,
@@ -92,10 +107,17 @@ static enum rpc_code store_revision(struct control *ctl, const struct rpc_peer *
 	in.routes = (uint32_t)p->n_routes;
 	in.policy = blob;
 	in.policy_len = blob_len;
+	in.base_revision = req->base_revision;
 	err = store__revision_insert(ctl->st, &in, &out->revision, created);
 	free(blob);
-	if (err)
-		return control_int__fail(errmsg, errlen, err, "cannot store the revision: %s", strerror(-err));
+	if (err == -ESTALE)
+		return stale_base(ctl, req->base_revision, out->revision, errmsg, errlen);
+	if (err) {
+		char why[600];
+
+		store__strerror(ctl->st, err, why, sizeof(why));
+		return control_int__fail(errmsg, errlen, err, "cannot store the revision: %s", why);
+	}
 	if (*created)
 		pr_info("revision %llu (%.12s, %zu rules, %zu routes) applied by %s", (unsigned long long)out->revision,
 			hash, p->n_rules, p->n_routes, who);
@@ -147,6 +169,12 @@ static enum rpc_code apply_policy(void *user, const struct rpc_peer *peer, const
 		goto cleanup;
 	}
 	out.hash = hash;
+	if (req->base_revision && newest.revision != req->base_revision && strcmp(newest.hash, hash) != 0) {
+		/* Checked again, atomically with the insert, by the store: this is for dry runs,
+		 * and to refuse before a rollout is checked. */
+		code = stale_base(ctl, req->base_revision, newest.revision, errmsg, errlen);
+		goto cleanup;
+	}
 	if (req->dry_run) {
 		/* What an apply would do, with nothing stored and nothing sent. */
 		out.unchanged = newest.revision && strcmp(newest.hash, hash) == 0;

@@ -198,7 +198,14 @@ const char *store_agent_state__name(enum store_agent_state s)
 
 int store_db__error(struct store *st, int rc, const char *what)
 {
-	pr_err("database '%s': %s: %s", st->path, what, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+	int sys = st->db ? sqlite3_system_errno(st->db) : 0;
+
+	pr_err("database '%s': %s: %s%s%s", st->path, what, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc),
+	       sys ? ": " : "", sys ? strerror(sys) : "");
+	/* A full file system shows as SQLITE_FULL, or as an I/O error whose system errno
+	 * says so (a write to the WAL or its shared memory that ran out of space). */
+	if ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT))
+		return -ENOSPC;
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
@@ -269,6 +276,35 @@ int store_db__run(struct store *st, enum store_stmt id)
 				     (double)(now.tv_nsec - st->tx_started.tv_nsec) / 1e9);
 	}
 	return err;
+}
+
+void store__strerror(const struct store *st, int err, char *buf, size_t len)
+{
+	const char *path = st && st->path ? st->path : "?";
+
+	switch (err < 0 ? -err : err) {
+	case ENOSPC:
+	case EDQUOT:
+		snprintf(buf, len,
+			 "the controller's database is full: no space left on device writing '%s'; nothing was stored: free space on its file system and retry",
+			 path);
+		break;
+	case EROFS:
+		snprintf(buf, len,
+			 "the controller's database '%s' is read-only; nothing was stored: make it writable and retry", path);
+		break;
+	case EBUSY:
+		snprintf(buf, len, "the controller's database '%s' is busy; nothing was stored: retry", path);
+		break;
+	case EIO:
+		snprintf(buf, len,
+			 "I/O error on the controller's database '%s'; nothing was stored: see the controller's log and check its disk",
+			 path);
+		break;
+	default:
+		snprintf(buf, len, "the controller's database '%s': %s", path, strerror(err < 0 ? -err : err));
+		break;
+	}
 }
 
 void store__set_write_observer(struct store *st, void (*fn)(void *ctx, bool durable, double seconds), void *ctx)
@@ -643,6 +679,11 @@ int store__revision_insert(struct store *st, const struct store_revision_new *in
 	if (prev && strcmp(before, in->hash) == 0) {
 		*revision = prev;
 		goto cleanup; /* unchanged: commit the empty transaction */
+	}
+	if (in->base_revision && in->base_revision != prev) {
+		*revision = prev; /* someone else's revision came first: the caller must re-read */
+		err = -ESTALE;
+		goto cleanup;
 	}
 
 	ins = store_db__stmt(st, S_REV_INSERT);

@@ -80,6 +80,7 @@ struct store_revision_new {
 	uint32_t routes;
 	const uint8_t *policy;
 	size_t policy_len;
+	uint64_t base_revision; /* the newest revision the author saw; 0: no check */
 };
 
 struct store_label {
@@ -148,6 +149,10 @@ void store_audit__free_array(struct store_audit *v, size_t n);
  */
 struct store *store__open(const char *path, char *err, size_t errlen);
 
+/* One line for people about err (-errno) from a store call: what happened to which
+ * database and what to do (for -ENOSPC: it is full, free space and retry). */
+void store__strerror(const struct store *st, int err, char *buf, size_t len);
+
 /* Finalizes everything, closes the database and releases the lock. Accepts NULL. */
 void store__close(struct store *st);
 
@@ -165,7 +170,10 @@ int store__db_schema_version(struct store *st);
  * Stores a new revision, numbered one past the newest, together with its audit row
  * (action "apply"), in one transaction, unless the newest revision already has this
  * hash: then nothing is written, *revision is the newest one and *created is false.
- * That makes a retried apply harmless. 0 or -errno.
+ * That makes a retried apply harmless. When in->base_revision is not 0 and the newest
+ * revision is another one (and has other content), nothing is written, *revision is
+ * the newest and -ESTALE is returned: the check and the insert are one transaction, so
+ * of two writers with the same base exactly one wins. 0 or -errno.
  */
 int store__revision_insert(struct store *st, const struct store_revision_new *in, uint64_t *revision,
 			   bool *created);

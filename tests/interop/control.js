@@ -116,6 +116,20 @@ async function main() {
 		r.code === S.OK && r.resp.agent.applied_revision === applied.revision &&
 		r.resp.agent.state === 'AGENT_STATE_SYNCED', r);
 
+	// Two operators apply over that revision: the first is stored, the second (now on a
+	// stale base) is refused with ABORTED and nothing of it is stored.
+	const over = (name) => ({ rules: [{ ...policy.rules[0], name }] });
+	r = await unary('ApplyPolicy', { policy: over('interop-first'), base_revision: applied.revision, no_rollout: true });
+	const first = r.code === S.OK ? r.resp : {};
+	check('ApplyPolicy with base_revision = the newest: stored',
+		r.code === S.OK && Number(first.revision) === Number(applied.revision) + 1, r);
+	r = await unary('ApplyPolicy', { policy: over('interop-second'), base_revision: applied.revision, no_rollout: true });
+	check('ApplyPolicy on a stale base_revision: ABORTED, saying to diff again',
+		r.code === S.ABORTED && r.details.includes('changed since revision') && r.details.includes('sluicectl diff'), r);
+	r = await unary('ListRevisions', { limit: 1 });
+	check('ListRevisions: the refused apply stored nothing',
+		r.code === S.OK && r.resp.revisions[0].revision === first.revision, r);
+
 	// The watch stayed open the whole time; what it streamed matches ListAlerts.
 	const waited = Date.now() - started * 1000;
 	if (waited < WATCH_MS)

@@ -437,6 +437,67 @@ static void test_apply_policy(void **state)
 	sluice__v1__get_revision_response__free_unpacked(g, NULL);
 }
 
+/* Two operators read revision 1 and apply over it: the first stores revision 2, the
+ * second is refused with ABORTED and a message saying to diff again, and nothing of
+ * its policy is stored (no lost update). The same content again, or --force (base 0),
+ * or the right base, go through. */
+static enum rpc_code apply_on(struct fx *fx, const char *yaml, uint64_t base, bool dry_run, uint64_t *rev,
+			      struct rpc_status *st)
+{
+	Sluice__V1__ApplyPolicyRequest req = SLUICE__V1__APPLY_POLICY_REQUEST__INIT;
+	Sluice__V1__ApplyPolicyResponse *r;
+	Sluice__V1__Policy *p = parse(yaml);
+	struct rpc_buf resp = { 0 };
+	enum rpc_code code;
+
+	req.policy = p;
+	req.message = "racing";
+	req.dry_run = dry_run;
+	req.base_revision = base;
+	code = call(fx, "ApplyPolicy", &req.base, &resp, st);
+	if (code == RPC_OK) {
+		r = sluice__v1__apply_policy_response__unpack(NULL, resp.len, resp.data);
+		assert_non_null(r);
+		*rev = r->revision;
+		sluice__v1__apply_policy_response__free_unpacked(r, NULL);
+	}
+	free(resp.data);
+	policy__free(p);
+	return code;
+}
+
+static void test_apply_stale_base(void **state)
+{
+	static const char third_yaml[] = "rules:\n"
+					 "  - name: block-rdp\n"
+					 "    priority: 10\n"
+					 "    match: { proto: tcp, dst_ports: [3389] }\n"
+					 "    action: drop\n";
+	struct fx *fx = *state;
+	struct rpc_status st;
+	uint64_t rev = 0;
+
+	apply_yaml(fx, good_yaml, 1, false);
+	assert_int_equal(apply_on(fx, newer_yaml, 1, false, &rev, &st), RPC_OK);
+	assert_int_equal(rev, 2);
+	/* The second operator, also on revision 1: refused, dry run or not. */
+	assert_int_equal(apply_on(fx, third_yaml, 1, true, &rev, &st), RPC_ABORTED);
+	assert_int_equal(apply_on(fx, third_yaml, 1, false, &rev, &st), RPC_ABORTED);
+	assert_non_null(strstr(st.message, "changed since revision 1"));
+	assert_non_null(strstr(st.message, "now revision 2"));
+	assert_non_null(strstr(st.message, "sluicectl diff"));
+	assert_int_equal(count_revisions(fx), 2);
+	/* The winner's retry (same content, stale base) is harmless: unchanged. */
+	assert_int_equal(apply_on(fx, newer_yaml, 1, false, &rev, &st), RPC_OK);
+	assert_int_equal(rev, 2);
+	/* Re-based on the newest, or forced (no base): stored. */
+	assert_int_equal(apply_on(fx, third_yaml, 2, false, &rev, &st), RPC_OK);
+	assert_int_equal(rev, 3);
+	assert_int_equal(apply_on(fx, good_yaml, 0, false, &rev, &st), RPC_OK);
+	assert_int_equal(rev, 4);
+	assert_int_equal(count_revisions(fx), 4);
+}
+
 static void test_agent_sync_and_reconnect(void **state)
 {
 	struct fx *fx = *state;
@@ -1054,6 +1115,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_apply_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_stale_base, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_sync_and_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nack_is_not_resent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_rules, setup, teardown),

@@ -229,6 +229,35 @@ static void test_failed_audit_rolls_back_revision(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* An insert based on a revision that is no longer the newest writes nothing and says
+ * which is the newest; the same content as the newest is "unchanged", not a conflict. */
+static void test_stale_base_is_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct store_revision_new in = { .hash = "aaaa", .author = "alice", .created = 1 };
+	struct store_audit *rows;
+	uint64_t rev = 0;
+	bool created;
+	size_t n;
+
+	assert_int_equal(store__revision_insert(fx->st, &in, &rev, &created), 0);
+	in.hash = "bbbb";
+	in.base_revision = 1;
+	assert_int_equal(store__revision_insert(fx->st, &in, &rev, &created), 0);
+	assert_int_equal(rev, 2);
+	in.hash = "cccc"; /* also written against revision 1 */
+	assert_int_equal(store__revision_insert(fx->st, &in, &rev, &created), -ESTALE);
+	assert_false(created);
+	assert_int_equal(rev, 2);
+	in.hash = "bbbb";
+	assert_int_equal(store__revision_insert(fx->st, &in, &rev, &created), 0);
+	assert_false(created);
+	assert_int_equal(rev, 2);
+	assert_int_equal(store__audit_list(fx->st, 0, 0, &rows, &n), 0);
+	assert_int_equal(n, 2); /* no row for the refused one */
+	store_audit__free_array(rows, n);
+}
+
 static void fill_agent(struct store_agent *a, const char *node)
 {
 	static char *ifaces[] = { "eth0", "eth1" };
@@ -374,6 +403,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_policy_is_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_row_written_with_revision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_audit_rolls_back_revision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_base_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_open_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_environment_errors, setup, teardown),
