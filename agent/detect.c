@@ -354,8 +354,17 @@ static void per_source(struct detect *d, const struct detect_config *cfg, int64_
 			if (fs->enabled && fast >= jf.thr) {
 				scan_event(d, fs, ALERT_PORT_SCAN, s, &a, fast, &jf, sink, ctx);
 				e->fast_until = now + 2 * slow_ms;
+				e->slow_held = false;
 			} else if (ss->enabled && slow >= js.thr && now >= e->fast_until) {
-				scan_event(d, ss, ALERT_SLOW_SCAN, s, &a, slow, &js, sink, ctx);
+				/* As many ports within the fast window as a slow scan needs may be a
+				 * fast scan's first interval, cut by the interval's edge: the next
+				 * interval tells which it is. */
+				if (fast >= js.thr && !e->slow_held) {
+					e->slow_held = true;
+				} else {
+					e->slow_held = false;
+					scan_event(d, ss, ALERT_SLOW_SCAN, s, &a, slow, &js, sink, ctx);
+				}
 			} else if (now >= e->fast_until) {
 				*max_fast = fast > *max_fast ? fast : *max_fast;
 				*max_slow = slow > *max_slow ? slow : *max_slow;

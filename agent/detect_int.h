@@ -21,6 +21,7 @@ struct src_entry {
 	int64_t last_ms;
 	int64_t fast_start, slow_start; /* start of the current windows */
 	int64_t fast_until;             /* reported as a fast scan: no slow_scan until then */
+	bool slow_held;                 /* a slow scan's count reached, held back one interval */
 	uint64_t fast[2][SL_AGG_PORT_WORDS];
 	uint64_t slow[2][SL_AGG_PORT_WORDS];
 };

@@ -238,6 +238,32 @@ static void test_slow_port_scan(void **state)
 	assert_string_equal(e->subject, "10.0.0.201");
 }
 
+/* A fast scan cut by an interval's edge: the first interval shows 16 ports (enough for a
+ * slow scan, not for a fast one), the next the other 284. Only port_scan is raised. */
+static void test_fast_scan_split_by_interval(void **state)
+{
+	struct fx *fx = *state;
+	struct agg_source v[64], tot;
+	int port = 1;
+
+	run_benign(fx->d, &fx->cfg, &fx->t, 60, &fx->s);
+	assert_int_equal(fx->s.n, 0);
+	for (int sec = 0; sec < 2; sec++) {
+		size_t k = benign(v);
+		int n = sec == 0 ? 16 : 284;
+
+		v[k] = src4(202, (uint64_t)n, (uint64_t)n);
+		for (int i = 0; i < n; i++)
+			agg__add_port(v[k].ports, (uint16_t)port++);
+		k++;
+		total_of(v, k, &tot);
+		detect__interval(fx->d, &fx->cfg, fx->t, 1.0, v, k, &tot, sink, &fx->s);
+		fx->t += 1000;
+	}
+	assert_int_equal(fx->s.by_kind[ALERT_PORT_SCAN], 1);
+	assert_int_equal(fx->s.by_kind[ALERT_SLOW_SCAN], 0);
+}
+
 static void test_syn_flood_and_volume(void **state)
 {
 	struct fx *fx = *state;
@@ -526,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_port_sketch),
 		cmocka_unit_test_setup_teardown(test_fast_port_scan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slow_port_scan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fast_scan_split_by_interval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syn_flood_and_volume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_floods_before_a_baseline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_talker, setup, teardown),
