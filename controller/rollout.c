@@ -194,8 +194,13 @@ uint64_t rollout__select(struct rollout_engine *e, const struct store_agent *a)
 			continue;
 		if (h->state == STORE_ROLLOUT_SUCCEEDED)
 			return h->revision;
+		/* A superseded rollout left its agents where it had moved them (no rollback),
+		 * and the agent's record says where: an older rollout must not send one that
+		 * was offline when the newer one started back to what it chose. */
+		if (h->state == STORE_ROLLOUT_SUPERSEDED && a->desired_revision)
+			return a->desired_revision;
 		if (!h->active)
-			continue; /* failed, aborted, superseded: skipped */
+			continue; /* failed, aborted: skipped */
 		m = rollout_int__member(h->active, a->node_id);
 		if (m && !m->a.rolled_back && h->active->r.waves[m->a.wave].state != STORE_WAVE_WAITING)
 			return h->revision;

@@ -662,6 +662,40 @@ static void test_supersede_and_overlap(void **state)
 	assert_int_equal(state_of(fx, b), STORE_ROLLOUT_RUNNING);
 }
 
+/* An agent that a superseded rollout had already moved, offline when the newer rollout
+ * started (so in none of its waves), keeps the revision it was moved to when it comes
+ * back while the newer one runs: it is not sent back to what an older rollout chose. */
+static void test_superseded_keeps_moved_agents(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t a, b;
+
+	add_agents(fx, 4, true);
+	/* rev1 everywhere, succeeded. */
+	a = start(fx, 1, "prod", 0, 0, 0);
+	ack_all_told(fx, 1);
+	tick(fx, 500);
+	assert_int_equal(state_of(fx, a), STORE_ROLLOUT_SUCCEEDED);
+	/* rev2: gw01 moves to it, then drops off before anyone else answers. */
+	a = start(fx, 2, "prod", 0, 0, 0);
+	agent_acks(fx, 1, 2);
+	tick(fx, 500);
+	fx->ag[1].connected = false;
+	/* rev3 supersedes it, with the connected agents only. */
+	b = start(fx, 3, "prod", 0, 0, 0);
+	assert_int_equal(state_of(fx, a), STORE_ROLLOUT_SUPERSEDED);
+	assert_int_equal(state_of(fx, b), STORE_ROLLOUT_RUNNING);
+	assert_int_equal(fx->ag[1].a.desired_revision, fx->rev[2]);
+	/* gw01 comes back while rev3 still runs: it keeps rev2, as recorded. */
+	fx->ag[1].connected = true;
+	assert_int_equal(rollout__select(fx->e, &fx->ag[1].a), fx->rev[2]);
+	/* Once rev3 succeeded, it gets rev3 like any late agent. */
+	ack_all_told(fx, 3);
+	tick(fx, 500);
+	assert_int_equal(state_of(fx, b), STORE_ROLLOUT_SUCCEEDED);
+	assert_int_equal(rollout__select(fx->e, &fx->ag[1].a), fx->rev[3]);
+}
+
 /* A controller killed mid-rollout: a new engine on the same store picks it up, gives the
  * running wave a fresh ack window, and finishes it. */
 static void test_restart_resumes(void **state)
@@ -777,6 +811,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_selection_for_late_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_supersede_and_overlap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_superseded_keeps_moved_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_to_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan, setup, teardown),
