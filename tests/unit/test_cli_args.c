@@ -170,6 +170,16 @@ static void test_commands(void **state)
 	assert_int_equal(o.limit, 5);
 	cap_free(&c);
 
+	/* apply over a given revision, or over whatever is there */
+	assert_int_equal(parse(&c, &o, NULL, "--insecure", "apply", "-f", "p.yaml", "--base-revision", "7", NULL), 0);
+	assert_int_equal(o.base_revision, 7);
+	assert_false(o.force);
+	cap_free(&c);
+	assert_int_equal(parse(&c, &o, NULL, "--insecure", "apply", "-f", "p.yaml", "--force", NULL), 0);
+	assert_true(o.force);
+	assert_int_equal(o.base_revision, 0);
+	cap_free(&c);
+
 	/* version needs no controller, so no TLS flags */
 	assert_int_equal(parse(&c, &o, NULL, "version", NULL), 0);
 	assert_int_equal(o.cmd, CLI_CMD_VERSION);
@@ -203,6 +213,11 @@ static void test_usage_errors(void **state)
 	usage_err("-l 'env' is not a label selector", "--insecure", "get", "agents", "-l", "env", NULL);
 	usage_err("--controller needs HOST:PORT", "--controller=", "version", NULL);
 	usage_err("--insecure takes no value", "--insecure=yes", "version", NULL);
+	usage_err("--base-revision 'x' is not a revision number", "--insecure", "apply", "-f", "p.yaml",
+		  "--base-revision", "x", NULL);
+	usage_err("--force and --base-revision exclude each other", "--insecure", "apply", "-f", "p.yaml", "--force",
+		  "--base-revision", "3", NULL);
+	usage_err("diff does not take --force", "--insecure", "diff", "-f", "p.yaml", "--force", NULL);
 }
 
 static void test_help(void **state)
