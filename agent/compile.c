@@ -622,6 +622,7 @@ cleanup:
 static int compile_rate_limit(const Sluice__V1__Rule *r, struct sl_rule *out, char *err, size_t errlen)
 {
 	const Sluice__V1__RateLimit *rl = r->rate_limit;
+	unsigned __int128 tau;
 	uint64_t rate, burst;
 
 	if (!rl || (!rl->pps == !rl->bps)) {
@@ -636,7 +637,11 @@ static int compile_rate_limit(const Sluice__V1__Rule *r, struct sl_rule *out, ch
 	out->rl_cost_q16 = (1000000000ULL << 16) / rate;
 	if (out->rl_cost_q16 == 0)
 		out->rl_cost_q16 = 1;
-	out->rl_tau_ns = ((burst - (rl->bps ? 0 : 1)) * out->rl_cost_q16) >> 16;
+	/* A deep bucket at a slow rate passes 64 bits (bps: 1, burst: 300000 already does):
+	 * saturate, which the datapath reads as "never over the burst", rather than wrap
+	 * to a small tolerance that would drop nearly everything. */
+	tau = ((unsigned __int128)(burst - (rl->bps ? 0 : 1)) * out->rl_cost_q16) >> 16;
+	out->rl_tau_ns = tau > UINT64_MAX ? UINT64_MAX : (uint64_t)tau;
 	return 0;
 }
 

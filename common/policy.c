@@ -241,6 +241,15 @@ static int check_action(struct vctx *v, const char *rpath, const char *label, co
 	if ((rl->pps == 0) == (rl->bps == 0))
 		return fail(v, path, "%s: rate_limit: set exactly one of pps and bps, above 0 (for example pps: 1000)",
 			    label);
+	/* The policy file and its JSON form hold numbers up to INT64_MAX. */
+	if (rl->pps > INT64_MAX || rl->bps > INT64_MAX || rl->burst > INT64_MAX) {
+		const char *what = rl->pps > INT64_MAX ? "pps" : rl->bps > INT64_MAX ? "bps" : "burst";
+		uint64_t val = rl->pps > INT64_MAX ? rl->pps : rl->bps > INT64_MAX ? rl->bps : rl->burst;
+
+		snprintf(path, sizeof(path), "%s.action.rate_limit.%s", rpath, what);
+		return fail(v, path, "%s: rate_limit.%s: %llu is too large (at most %lld)", label, what,
+			    (unsigned long long)val, (long long)INT64_MAX);
+	}
 	if (rl->per != SLUICE__V1__RATE_LIMIT_PER__PER_RULE && rl->per != SLUICE__V1__RATE_LIMIT_PER__PER_SOURCE) {
 		snprintf(path, sizeof(path), "%s.action.rate_limit.per", rpath);
 		return fail(v, path, "%s: rate_limit.per: unknown value %d (source or rule)", label, (int)rl->per);
@@ -483,6 +492,18 @@ cleanup:
 	return err;
 }
 
+/* The first character of s that agents do not allow in a label (sluice-agent --label:
+ * letters, digits and extra), or 0: a selector with others could never match. */
+static char label_bad_char(const char *s, const char *extra)
+{
+	for (; *s; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr(extra, *s)))
+			return *s;
+	}
+	return 0;
+}
+
 static int check_rollout(struct vctx *v, const Sluice__V1__RolloutSpec *r)
 {
 	if (!r)
@@ -492,9 +513,47 @@ static int check_rollout(struct vctx *v, const Sluice__V1__RolloutSpec *r)
 	if (r->batch_percent > 100)
 		return fail(v, "rollout.batch", "rollout: batch: %u%% is more than 100%%", r->batch_percent);
 	for (size_t i = 0; i < r->n_selector; i++) {
-		if (!r->selector[i]->key || !r->selector[i]->key[0])
+		const char *key = r->selector[i]->key, *val = r->selector[i]->value;
+		char bad;
+
+		if (!key || !key[0])
 			return fail(v, "rollout.selector", "rollout: selector: a label with an empty name (write name: value)");
+		bad = label_bad_char(key, "._/-");
+		if (bad)
+			return fail(v, "rollout.selector", "rollout: selector: label '%.40s': '%c' is not allowed in a label name (letters, digits, '.', '_', '/', '-')",
+				    key, (unsigned char)bad >= 0x20 && bad != 0x7f ? bad : '?');
+		bad = label_bad_char(val ? val : "", "._-");
+		if (bad)
+			return fail(v, "rollout.selector", "rollout: selector: label '%.40s': '%c' is not allowed in a label value (letters, digits, '.', '_', '-')",
+				    key, (unsigned char)bad >= 0x20 && bad != 0x7f ? bad : '?');
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(r->selector[k]->key, key) == 0)
+				return fail(v, "rollout.selector", "rollout: selector: label '%.40s' given twice (keep one)", key);
+		}
 	}
+	return 0;
+}
+
+/*
+ * What is stored and sent must decode again. protobuf-c keeps fields it does not know
+ * and writes them back, and it takes field number 0 when the tag is an overlong varint
+ * (0x80 0x00) but refuses it written plainly: such a policy would be stored as a
+ * revision no controller or agent could read back.
+ */
+static int check_encoding(struct vctx *v, const Sluice__V1__Policy *p)
+{
+	Sluice__V1__Policy *again;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int err = policy__pack(p, &buf, &len);
+
+	if (err)
+		return fail(v, "", "policy: cannot be encoded: %s", strerror(-err));
+	again = sluice__v1__policy__unpack(NULL, len, buf);
+	free(buf);
+	if (!again)
+		return fail(v, "", "policy: holds a field that does not decode once encoded again (an unknown field numbered 0?); send only the fields of sluice.v1.Policy");
+	sluice__v1__policy__free_unpacked(again, NULL);
 	return 0;
 }
 
@@ -535,6 +594,8 @@ int policy__validate_at(const Sluice__V1__Policy *p, uint32_t rule_capacity, con
 		if (policy__check_detectors(p->detectors, field, sizeof(field), why, sizeof(why)))
 			rc = fail(&v, field, "%s: %s", field, why);
 	}
+	if (!rc)
+		rc = check_encoding(&v, p);
 	return rc;
 }
 
@@ -560,12 +621,49 @@ int policy__pack(const Sluice__V1__Policy *p, uint8_t **out, size_t *len)
 	return 0;
 }
 
+/*
+ * A rule without a match matches everything, exactly as one with an empty match; the
+ * policy parser always writes the latter, a client of the API may send the former. For
+ * the hash both must encode alike: content->rules becomes a copy of p's rules (*rules,
+ * freed by the caller) in which each rule without a match is a shallow copy (in *copies)
+ * with an empty one. Leaves content alone when every rule has a match. 0 or -ENOMEM.
+ */
+static int canonical_rules(const Sluice__V1__Policy *p, Sluice__V1__Policy *content, Sluice__V1__Rule ***rules,
+			   Sluice__V1__Rule **copies)
+{
+	static Sluice__V1__Match any = SLUICE__V1__MATCH__INIT;
+	size_t n = 0;
+
+	*rules = NULL;
+	*copies = NULL;
+	for (size_t i = 0; i < p->n_rules; i++)
+		n += !p->rules[i]->match;
+	if (n == 0)
+		return 0;
+	*rules = malloc(p->n_rules * sizeof(**rules));
+	*copies = malloc(n * sizeof(**copies));
+	if (!*rules || !*copies)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < p->n_rules; i++) {
+		(*rules)[i] = p->rules[i];
+		if (p->rules[i]->match)
+			continue;
+		(*copies)[n] = *p->rules[i];
+		(*copies)[n].match = &any;
+		(*rules)[i] = &(*copies)[n++];
+	}
+	content->rules = *rules;
+	return 0;
+}
+
 int policy__hash(const Sluice__V1__Policy *p, char out[POLICY_HASH_HEX])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	Sluice__V1__Policy content;
+	Sluice__V1__Rule **rules = NULL, *copies = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int err;
@@ -575,7 +673,9 @@ int policy__hash(const Sluice__V1__Policy *p, char out[POLICY_HASH_HEX])
 	/* The rollout hint says how to deploy, not what: it is not content. */
 	content = *p;
 	content.rollout = NULL;
-	err = policy__pack(&content, &buf, &len);
+	err = canonical_rules(p, &content, &rules, &copies);
+	if (!err)
+		err = policy__pack(&content, &buf, &len);
 	if (err)
 		goto cleanup;
 	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
@@ -589,6 +689,8 @@ int policy__hash(const Sluice__V1__Policy *p, char out[POLICY_HASH_HEX])
 	out[2 * mdlen] = '\0';
 cleanup:
 	free(buf);
+	free(rules);
+	free(copies);
 	return err;
 }
 

@@ -38,7 +38,8 @@
 int policy__validate(const Sluice__V1__Policy *p, uint32_t rule_capacity, char *err, size_t errlen);
 
 /* sha256 (hex) of the canonical encoding of the rules and routes (the rollout hint is
- * not content). Equal policies hash equal. 0 or -errno. */
+ * not content; a rule without a match counts as one with an empty match, as the parser
+ * writes it). Equal policies hash equal. 0 or -errno. */
 int policy__hash(const Sluice__V1__Policy *p, char out[POLICY_HASH_HEX]);
 
 /* Packs into a malloc'd buffer. 0 or -ENOMEM. */

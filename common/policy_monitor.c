@@ -13,6 +13,7 @@
  *     new_talker: { enabled: false }
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,8 +70,14 @@ static int ydouble(struct yctx *y, yaml_node_t *v, const char *path, const char 
 		return err;
 	errno = 0;
 	*out = strtod(s, &end);
-	if (!*s || *end || errno || !isfinite(*out) || *out < 0)
+	if (!*s || *end)
 		return policy_yaml__err(y, v, policy_yaml__field(path), "'%.40s' is not a number (%s)", s, allowed);
+	/* strtod says ERANGE for an underflow too (a denormal or 0 result): a tiny number is
+	 * fine, and is how JSON prints a denormal that `get policy -o json` must read back. */
+	if ((errno == ERANGE && fabs(*out) > DBL_MIN) || !isfinite(*out))
+		return policy_yaml__err(y, v, policy_yaml__field(path), "'%.40s' is out of range (%s)", s, allowed);
+	if (*out < 0)
+		return policy_yaml__err(y, v, policy_yaml__field(path), "'%.40s' is negative (%s)", s, allowed);
 	return 0;
 }
 

@@ -258,6 +258,11 @@ static const struct bad_case bad_cases[] = {
 	{ "rollout:\n  canary: 150%\n", { "t.yaml:2:11: rollout: canary: 150% is more than 100%" } },
 	{ "rollout:\n  interval: soon\n", { "t.yaml:2:13: rollout: interval: 'soon' is not an interval" } },
 	{ "rollout:\n  selector: [ a ]\n", { "t.yaml:2:13: rollout: selector: expected a map of labels" } },
+	{ "rollout:\n  selector: { \"env=prod\": x }\n",
+	  { "t.yaml:2:13: rollout: selector: label 'env=prod': '=' is not allowed in a label name" } },
+	{ "rollout:\n  selector: { env: \"prod,dev\" }\n",
+	  { "t.yaml:2:13: rollout: selector: label 'env': ',' is not allowed in a label value" } },
+	{ "rollout:\n  selector: { zone: eu/1 }\n", { "label 'zone': '/' is not allowed in a label value" } },
 	{ "rulez: []\n", { "t.yaml:1:1: unknown key 'rulez' (allowed: rules, routes, rollout, detectors)" } },
 	{ "- a\n- b\n", { "t.yaml:1:1: expected a map (keys: rules, routes, rollout, detectors), got a list" } },
 	{ "rules:\n  - name: a\n    action: drop\n   bad: indent\n", { "t.yaml:4:", "YAML syntax" } },
@@ -349,6 +354,19 @@ static void test_hash(void **state)
 	assert_string_not_equal(a, d);
 	hash_of("rules:\n  - name: y\n    match: { proto: tcp, dst_ports: [80] }\n    action: drop\n", d);
 	assert_string_not_equal(a, d);
+	{
+		/* An API client may leave a match out where the parser writes an empty one:
+		 * the same rule, so the same hash (and `get policy -o json | apply -f -` is no change). */
+		Sluice__V1__Policy *p = parse_ok("rules:\n  - name: any\n    action: drop\n  - name: x\n    action: pass\n");
+		Sluice__V1__Match *m = p->rules[0]->match;
+
+		assert_int_equal(policy__hash(p, c), 0);
+		p->rules[0]->match = NULL;
+		assert_int_equal(policy__hash(p, d), 0);
+		assert_string_equal(c, d);
+		p->rules[0]->match = m;
+		policy__free(p);
+	}
 	assert_int_equal(policy__hash(NULL, d), -EINVAL);
 }
 
@@ -428,9 +446,52 @@ static void test_validate_without_positions(void **state)
 	r->action = SLUICE__V1__ACTION__ACTION_RATE_LIMIT;
 	assert_int_equal(policy__validate(p, 0, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "rule 'a': action: rate_limit needs its parameters"));
+	/* From the wire a rate can exceed what the policy file (and its JSON) can say. */
+	r->rate_limit = malloc(sizeof(*r->rate_limit));
+	sluice__v1__rate_limit__init(r->rate_limit);
+	r->rate_limit->pps = (uint64_t)INT64_MAX + 1;
+	assert_int_equal(policy__validate(p, 0, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "rule 'a': rate_limit.pps: 9223372036854775808 is too large (at most 9223372036854775807)");
+	r->rate_limit->pps = 10;
+	r->rate_limit->burst = UINT64_MAX;
+	assert_int_equal(policy__validate(p, 0, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "rate_limit.burst: 18446744073709551615 is too large"));
+	r->rate_limit->burst = INT64_MAX;
+	assert_int_equal(policy__validate(p, 0, err, sizeof(err)), 0);
+	sluice__v1__rate_limit__free_unpacked(r->rate_limit, NULL);
+	r->rate_limit = NULL;
 	r->action = SLUICE__V1__ACTION__ACTION_DROP;
 	assert_int_equal(policy__validate(p, 1, err, sizeof(err)), 0);
 	assert_int_equal(policy__validate(p, 0, err, sizeof(err)), 0);
+	policy__free(p);
+
+	/* A selector straight from the wire (ApplyPolicyRequest): the YAML parser's checks
+	 * did not run, so validation holds the label rules itself. */
+	p = parse_ok("rollout:\n  selector: { env: prod, zone: eu-1, k8s.io/role: gw }\n");
+	assert_int_equal(policy__validate(p, 0, err, sizeof(err)), 0);
+	free(p->rollout->selector[1]->key);
+	p->rollout->selector[1]->key = strdup("env");
+	assert_int_equal(policy__validate(p, 0, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "rollout: selector: label 'env' given twice (keep one)");
+	free(p->rollout->selector[1]->key);
+	p->rollout->selector[1]->key = strdup("zo\tne");
+	assert_int_equal(policy__validate(p, 0, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "rollout: selector: label 'zo\tne': '?' is not allowed in a label name (letters, digits, '.', '_', '/', '-')");
+	policy__free(p);
+}
+
+/* Bytes protobuf-c decodes but whose own encoding it refuses (field number 0 behind an
+ * overlong tag) must not become a revision nobody can read back. */
+static void test_validate_refuses_undecodable(void **state)
+{
+	static const uint8_t bytes[] = { 0x0a, 0x06, 0x0a, 0x01, 'a', 0x80, 0x00, 0x01 };
+	Sluice__V1__Policy *p = policy__unpack(bytes, sizeof(bytes));
+
+	if (!p)
+		skip(); /* this protobuf-c refuses field number 0 in any spelling */
+	assert_int_equal(p->n_rules, 1);
+	assert_int_equal(policy__validate(p, 0, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "policy: holds a field that does not decode once encoded again"));
 	policy__free(p);
 }
 
@@ -563,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_validate_without_positions),
+		cmocka_unit_test(test_validate_refuses_undecodable),
 		cmocka_unit_test(test_pack_unpack_dup),
 		cmocka_unit_test(test_text_helpers),
 		cmocka_unit_test(test_deploy_example),

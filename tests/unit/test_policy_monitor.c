@@ -112,7 +112,7 @@ static void test_refused(void **state)
 	expect_error("detectors:\n  port_scan: { severity: loud }\n",
 		     "t.yaml:2:26: detector 'port_scan': severity: 'loud' is not a severity");
 	expect_error("detectors:\n  port_scans: {}\n", "unknown key 'port_scans'");
-	expect_error("detectors:\n  volume: { sigma: -1 }\n", "sigma: '-1' is not a number");
+	expect_error("detectors:\n  volume: { sigma: -1 }\n", "sigma: '-1' is negative");
 	expect_error("detectors:\n  volume: { mitigate: { action: rate_limit } }\n",
 		     "detectors.volume.mitigate: pps: a rate_limit mitigation needs pps above 0");
 	expect_error("detectors:\n  volume: { mitigate: { action: pass } }\n", "'pass' is not allowed (drop or rate_limit)");
@@ -129,12 +129,40 @@ static void test_refused(void **state)
 	expect_error("detectors: {}\ndetectors: {}\n", "detectors");
 }
 
+/* Tiny numbers are numbers: strtod's ERANGE on underflow is not a refusal, and a
+ * denormal renders to JSON and reads back exactly. Too large ones are out of range. */
+static void test_tiny_and_huge_numbers(void **state)
+{
+	Sluice__V1__Policy *p = parse_ok("detectors:\n  volume: { sigma: 1e-320, min: 4.9406564584124654e-324 }\n"), *q;
+	json_t *j;
+	char *text, err[512];
+
+	assert_true(p->detectors->volume->sigma > 0 && p->detectors->volume->sigma < 1e-300);
+	assert_true(p->detectors->volume->min > 0);
+	j = policy_json__from_policy(p);
+	text = json_dumps(j, 0);
+	assert_int_equal(policy_yaml__parse_string("t.json", text, strlen(text), 0, &q, err, sizeof(err)), 0);
+	assert_true(q->detectors->volume->sigma == p->detectors->volume->sigma);
+	assert_true(q->detectors->volume->min == p->detectors->volume->min);
+	free(text);
+	json_decref(j);
+	policy__free(p);
+	policy__free(q);
+	p = parse_ok("detectors:\n  volume: { min: 1e-400 }\n"); /* underflows to 0 */
+	assert_true(p->detectors->volume->min == 0);
+	policy__free(p);
+	expect_error("detectors:\n  volume: { min: 1e400 }\n", "min: '1e400' is out of range");
+	expect_error("detectors:\n  volume: { min: nan }\n", "min: 'nan' is out of range");
+	expect_error("detectors:\n  volume: { min: 3x }\n", "min: '3x' is not a number");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_tiny_and_huge_numbers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
