@@ -5,6 +5,32 @@
  * or rate limit). Traffic that no rule decides passes. Passing traffic continues to the
  * program in sl_chain (the routing rewrite), when there is one. The tables and their generation switch are described in lib/maps.h,
  * the matching in lib/classify.h.
+ *
+ * Verdicts for frames that are not whole, well-formed packets (how lib/parse.h reads
+ * them; each counts once in sl_stats under the reason named; never XDP_ABORTED):
+ *
+ *   frame                                              reason      verdict
+ *   cut inside Ethernet or a VLAN tag, or the IP       truncated   pass, unclassified
+ *     header (IPv4 options included)
+ *   bad IP version, IHL < 5, IPv4 total length < IHL   bad_header  pass, unclassified
+ *   not IPv4/IPv6, or more than SL_MAX_VLANS tags      non_ip      pass, unclassified
+ *   IP length beyond the frame                         truncated   classified: ports if there
+ *   L4 header cut by the frame or the IP length,       truncated   classified without ports
+ *     IPv6 extension header cut short
+ *   TCP data offset < 5 / UDP length < 8               bad_header  classified with ports
+ *   TCP data offset / UDP length beyond the IP length  truncated   classified with ports
+ *   IPv4/IPv6 fragment: the first                      fragment    classified with ports
+ *                       any later one                  fragment    classified without ports
+ *   more IPv6 extension headers than SL_MAX_EXT_HDRS   ext_limit   classified on addresses,
+ *                                                                  the header as protocol
+ *   ESP, no next header, other protocols               (none)      classified, no ports
+ *
+ * "Classified" means the rules decide (drop, rate limit or pass, as for any packet) with
+ * ports and TCP flags 0 where there are none, so rules with port or flag conditions do
+ * not match. Passing packets go on to the rewrite, which translates none of the above
+ * (fragments count there as rewrite_fragment): see lib/nat.h. A frame shorter than an
+ * Ethernet header would be truncated too, but the kernel pads or refuses those before
+ * XDP (BPF_PROG_TEST_RUN refuses them). tests/bpf/test_malformed.c checks every row.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>

@@ -23,8 +23,11 @@
  * port gets the current table, not the old backend). See lib/conntrack.h for flow state,
  * lib/nat.h for the rewrite, lib/rw_maps.h for the maps.
  *
- * Not translated: IP fragments (no ports to find the flow by), and ICMP errors about a
- * translated flow (their quoted header keeps the backend's address).
+ * Not translated (passed untouched): IP fragments (no ports to find the flow by; counted
+ * as rewrite_fragment), packets cut short or with lengths that disagree (the inspection
+ * program counts those, see its verdict table), IPv6 packets whose routing header has
+ * segments left, and ICMP errors about a translated flow (their quoted header keeps the
+ * backend's address).
  */
 #include <linux/bpf.h>
 #include <linux/in.h>

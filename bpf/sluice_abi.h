@@ -200,8 +200,10 @@ enum sl_stat {
 	SL_STAT_PACKETS = 0,  /* every packet the program saw */
 	SL_STAT_NO_POLICY,    /* no generation live yet: passed */
 	SL_STAT_NON_IP,       /* not IPv4/IPv6: passed unclassified */
-	SL_STAT_TRUNCATED,    /* headers cut short: passed unclassified */
-	SL_STAT_BAD_HEADER,   /* IHL < 5, bad version: passed unclassified */
+	SL_STAT_TRUNCATED,    /* headers cut short: passed unclassified; L4 header or IP length cut
+			       * short: classified with what is there (bpf/lib/parse.h) */
+	SL_STAT_BAD_HEADER,   /* bad version, IHL < 5, total length < IHL: passed unclassified;
+			       * TCP data offset < 5, UDP length < 8: classified with the ports */
 	SL_STAT_FRAGMENT,     /* IP fragment: classified without ports */
 	SL_STAT_EXT_LIMIT,    /* more IPv6 extension headers than we walk: classified without ports */
 	SL_STAT_NO_MATCH,     /* classified, no rule matched: passed */

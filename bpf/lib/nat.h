@@ -4,7 +4,11 @@
  *
  * sl_nat_parse() finds the IP and TCP/UDP headers with the parse helpers of parse.h (VLAN
  * tags, IPv4 options and IPv6 extension headers included) and fills the flow key. Only
- * whole, unfragmented TCP and UDP packets are translated; anything else returns nonzero.
+ * whole, unfragmented, well-formed TCP and UDP packets are translated (every checksum of
+ * the result can be verified from scratch); anything else returns nonzero: fragments,
+ * anything parse.h marks as cut short or malformed, and IPv6 packets with a routing
+ * header that has segments left (their destination is not the final one, and the L4
+ * checksum covers the final one, not the address we would change).
  *
  * sl_nat_rewrite() writes a new destination (forward: client to backend) or source
  * (reply: backend to client) address and port and fixes every checksum that covers them:
@@ -55,9 +59,11 @@ static __always_inline int sl_nat_parse(struct xdp_md *ctx, struct sl_nat_pkt *n
 	void *data = (void *)(long)ctx->data;
 	struct sl_cursor c = { .pos = data, .end = (void *)(long)ctx->data_end };
 	struct sl_pkt p = {};
-	__be16 proto = sl_parse_eth(&c);
+	__be16 proto;
 	int r;
 
+	if (sl_parse_eth(&c, &proto))
+		return 1;
 	n->l3_off = c.pos - data;
 	if (proto == bpf_htons(ETH_P_IP))
 		r = sl_parse_ipv4(&c, &p);
@@ -69,7 +75,7 @@ static __always_inline int sl_nat_parse(struct xdp_md *ctx, struct sl_nat_pkt *n
 		return 1;
 	if (p.stat == SL_STAT_FRAGMENT)
 		return SL_STAT_FRAGMENT;
-	if (p.stat || !p.l4_seen)
+	if (p.stat || !p.l4_seen || p.routed)
 		return 1;
 	n->l4_off = c.pos - data;
 	if (n->l4_off > SL_NAT_MAX_OFF)

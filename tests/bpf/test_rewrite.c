@@ -39,21 +39,13 @@
 #include "pkt_csum.h"
 #include "policy_build.h"
 #include "priv.h"
+#include "rw_fixture.h"
 
-#define TCP 6
-#define UDP 17
 #define SYN 0x02
 #define ACK 0x10
 
-#define VIP4 "10.10.0.10"
-#define VIP6 "2001:db8::10"
 #define CLIENT4 "192.168.7.1"
 #define CLIENT6 "2001:db8:c::1"
-
-struct frame {
-	uint8_t b[512];
-	uint32_t len;
-};
 
 static uint64_t rng = 0x243F6A8885A308D3ULL;
 
@@ -66,69 +58,6 @@ static uint32_t rnd(void)
 }
 
 /* ---- policies ------------------------------------------------------------------------ */
-
-static Sluice__V1__Backend *pb_backend(const char *addr, uint32_t port, uint32_t weight, const char *tag)
-{
-	Sluice__V1__Backend *b = calloc(1, sizeof(*b));
-	int v6 = strchr(addr, ':') != NULL;
-
-	sluice__v1__backend__init(b);
-	b->addr.len = v6 ? 16 : 4;
-	b->addr.data = calloc(1, 16);
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, b->addr.data) != 1)
-		abort();
-	b->port = port;
-	b->weight = weight;
-	b->tag = strdup(tag);
-	return b;
-}
-
-static Sluice__V1__Route *pb_route(Sluice__V1__Policy *p, const char *name, const char *vip, uint32_t proto,
-				   uint32_t port)
-{
-	Sluice__V1__Route *r = calloc(1, sizeof(*r));
-	Sluice__V1__Frontend *f = calloc(1, sizeof(*f));
-	int v6 = strchr(vip, ':') != NULL;
-
-	sluice__v1__route__init(r);
-	sluice__v1__frontend__init(f);
-	r->name = strdup(name);
-	f->vip.len = v6 ? 16 : 4;
-	f->vip.data = calloc(1, 16);
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, vip, f->vip.data) != 1)
-		abort();
-	f->proto = proto;
-	f->port = port;
-	r->frontend = f;
-	PB_APPEND(p->routes, p->n_routes, r);
-	return r;
-}
-
-static void pb_add_backend(Sluice__V1__Route *r, const char *addr, uint32_t port, uint32_t weight, const char *tag)
-{
-	PB_APPEND(r->backends, r->n_backends, pb_backend(addr, port, weight, tag));
-}
-
-/* Four routes (v4/v6 x tcp/udp), two weighted backends each; w1 and w2 are the weights. */
-static Sluice__V1__Policy *routes_policy(uint32_t w1, uint32_t w2)
-{
-	Sluice__V1__Policy *p = pb_new();
-	Sluice__V1__Route *r;
-
-	r = pb_route(p, "web4", VIP4, TCP, 80);
-	pb_add_backend(r, "10.20.0.11", 8080, w1, "v1");
-	pb_add_backend(r, "10.20.0.12", 8080, w2, "v2");
-	r = pb_route(p, "dns4", VIP4, UDP, 53);
-	pb_add_backend(r, "10.20.0.21", 5353, w1, "v1");
-	pb_add_backend(r, "10.20.0.22", 5353, w2, "v2");
-	r = pb_route(p, "web6", VIP6, TCP, 443);
-	pb_add_backend(r, "2001:db8:1::11", 8443, w1, "v1");
-	pb_add_backend(r, "2001:db8:1::12", 8443, w2, "v2");
-	r = pb_route(p, "dns6", VIP6, UDP, 53);
-	pb_add_backend(r, "2001:db8:1::21", 5353, w1, "v1");
-	pb_add_backend(r, "2001:db8:1::22", 5353, w2, "v2");
-	return p;
-}
 
 static void apply_ok(struct dp *dp, Sluice__V1__Policy *p)
 {
@@ -168,16 +97,10 @@ static struct frame mk(int family, const char *src, const char *dst, uint8_t pro
 /* Runs prog on a fresh copy of in; out receives the result. Returns the verdict. */
 static int run(int prog_fd, const struct frame *in, struct frame *out)
 {
-	struct frame copy = *in, tmp;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = copy.b, .data_size_in = in->len, .data_out = tmp.b,
-		    .data_size_out = sizeof(tmp.b), .repeat = 1);
+	int r = frame__run(prog_fd, in, out);
 
-	assert_int_equal(bpf_prog_test_run_opts(prog_fd, &o), 0);
-	if (out) {
-		*out = tmp;
-		out->len = o.data_size_out;
-	}
-	return (int)o.retval;
+	assert_true(r >= 0);
+	return r;
 }
 
 static void addr_of(const struct frame *f, bool dst, uint8_t out[16], uint16_t *port)

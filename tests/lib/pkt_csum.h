@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pkt_csum.h — checksums of crafted or rewritten test frames, computed from scratch:
- * finding the IP and TCP/UDP headers of an Ethernet frame (VLAN tags, IPv4 options; no
- * IPv6 extension headers), filling in a valid L4 checksum, and checking every checksum a
- * frame carries. Built on pkt.h's one's-complement helpers.
+ * finding the IP and TCP/UDP headers of an Ethernet frame (VLAN tags, IPv4 options, IPv6
+ * extension headers), filling in valid checksums, and checking every checksum a frame
+ * carries. Built on pkt.h's one's-complement helpers.
  */
 #ifndef SLUICE_TEST_PKT_CSUM_H
 #define SLUICE_TEST_PKT_CSUM_H
@@ -33,10 +33,17 @@ static inline void pkt__put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* 0, or -1 when the frame is not Ethernet + IP + TCP/UDP that this understands. */
+/*
+ * 0, or -1 when the frame is not Ethernet + IP + TCP/UDP whose checksums this can check:
+ * any number of VLAN tags; IPv4 with options; IPv6 with hop-by-hop, destination options,
+ * AH and routing headers (one with segments left is refused: its pseudo-header carries
+ * the final destination). Refused as well: fragments (their L4 checksum covers the whole
+ * datagram), an IP length beyond the frame, L4 headers whose length fields disagree with
+ * it. l4len is the UDP length for UDP (the checksum covers that), else the IP's.
+ */
 static inline int pkt__locate(const uint8_t *buf, size_t len, struct pkt_loc *loc)
 {
-	size_t off = 12;
+	size_t off = 12, end;
 	uint16_t et;
 
 	memset(loc, 0, sizeof(*loc));
@@ -50,22 +57,64 @@ static inline int pkt__locate(const uint8_t *buf, size_t len, struct pkt_loc *lo
 	off += 2;
 	loc->l3 = off;
 	if (et == 0x0800 && off + 20 <= len) {
-		size_t ihl = (size_t)(buf[off] & 15) * 4;
+		size_t ihl = (size_t)(buf[off] & 15) * 4, tot = pkt__get16(buf + off + 2);
 
+		if (buf[off] >> 4 != 4 || ihl < 20 || tot < ihl || off + tot > len)
+			return -1;
+		if (pkt__get16(buf + off + 6) & 0x3fff)
+			return -1;
 		loc->family = 4;
 		loc->proto = buf[off + 9];
 		loc->l4 = off + ihl;
-		loc->l4len = pkt__get16(buf + off + 2) - ihl;
+		end = off + tot;
 	} else if (et == 0x86dd && off + 40 <= len) {
+		size_t h = off + 40;
+		uint8_t nh = buf[off + 6];
+
+		end = h + pkt__get16(buf + off + 4);
+		if (buf[off] >> 4 != 6 || end > len)
+			return -1;
+		for (;;) {
+			if (nh == 0 || nh == 60 || nh == 43 || nh == 51) {
+				if (h + 8 > end || (nh == 43 && buf[h + 3] != 0))
+					return -1;
+				size_t hl = nh == 51 ? ((size_t)buf[h + 1] + 2) * 4 : ((size_t)buf[h + 1] + 1) * 8;
+
+				nh = buf[h];
+				h += hl;
+			} else if (nh == 44) {
+				return -1;
+			} else {
+				break;
+			}
+		}
 		loc->family = 6;
-		loc->proto = buf[off + 6];
-		loc->l4 = off + 40;
-		loc->l4len = pkt__get16(buf + off + 4);
+		loc->proto = nh;
+		loc->l4 = h;
 	} else {
 		return -1;
 	}
-	if ((loc->proto != 6 && loc->proto != 17) || loc->l4 + loc->l4len > len)
+	if ((loc->proto != 6 && loc->proto != 17) || loc->l4 > end)
 		return -1;
+	loc->l4len = end - loc->l4;
+	if (loc->proto == 6) {
+		size_t doff;
+
+		if (loc->l4len < 20)
+			return -1;
+		doff = (size_t)(buf[loc->l4 + 12] >> 4) * 4;
+		if (doff < 20 || doff > loc->l4len)
+			return -1;
+	} else {
+		size_t ulen;
+
+		if (loc->l4len < 8)
+			return -1;
+		ulen = pkt__get16(buf + loc->l4 + 4);
+		if (ulen < 8 || ulen > loc->l4len)
+			return -1;
+		loc->l4len = ulen;
+	}
 	loc->csum = loc->l4 + (loc->proto == 6 ? 16 : 6);
 	return 0;
 }
@@ -85,7 +134,8 @@ static inline uint32_t pkt__l4_sum(const uint8_t *buf, const struct pkt_loc *loc
 	return pkt__csum_add(sum, buf + loc->l4, loc->l4len);
 }
 
-/* Writes a valid L4 checksum (UDP: a computed 0 goes out as 0xffff). 0 or -1. */
+/* Writes a valid L4 checksum (UDP: a computed 0 goes out as 0xffff), and over IPv4 a
+ * valid header checksum. 0 or -1. */
 static inline int pkt__fill_l4_csum(uint8_t *buf, size_t len)
 {
 	struct pkt_loc loc;
@@ -93,6 +143,12 @@ static inline int pkt__fill_l4_csum(uint8_t *buf, size_t len)
 
 	if (pkt__locate(buf, len, &loc))
 		return -1;
+	if (loc.family == 4) {
+		size_t ihl = (size_t)(buf[loc.l3] & 15) * 4;
+
+		pkt__put16(buf + loc.l3 + 10, 0);
+		pkt__put16(buf + loc.l3 + 10, pkt__csum_fold(pkt__csum_add(0, buf + loc.l3, ihl)));
+	}
 	pkt__put16(buf + loc.csum, 0);
 	c = pkt__csum_fold(pkt__l4_sum(buf, &loc));
 	if (c == 0 && loc.proto == 17)
