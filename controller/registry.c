@@ -41,7 +41,7 @@ struct conn {
 	uint64_t sent_rev;         /* ... the desired revision it carried, and its hash */
 	struct timespec sent_at;   /* ... and when it was queued (push latency) */
 	char sent_hash[STORE_HASH_HEX];
-	bool held;                 /* an update waits for the send queue to drain */
+	bool held;                 /* an update waits for the answer in flight or the send queue */
 	bool no_delta;             /* it asked for whole policies (a delta did not fit its base) */
 	bool dirty;                /* in reg->dirty: the record is not yet written */
 	bool zombie;               /* the stream is gone; freed after the next write */
@@ -339,6 +339,8 @@ static void reconcile(struct conn *c, bool changed)
 		want = STORE_AGENT_NACKED; /* refused it: wait for a different revision */
 	else if (c->nonce && c->sent_rev == a->desired_revision)
 		; /* sent; waiting for the answer */
+	else if (c->nonce)
+		c->held = true; /* one update in flight at a time: its answer sends the newest */
 	else if (rpc_stream__queued(c->s) > 0 || send_best(c) != 0)
 		c->held = true; /* an update is still queued: coalesce, the tick sends the newest */
 	if (want != a->state) {
@@ -806,7 +808,7 @@ int registry__counters(const struct registry *reg, const char *node_id, struct r
 void registry__tick(struct registry *reg)
 {
 	for (struct conn *c = reg->head; c; c = c->next) {
-		if (c->held && !c->ended && rpc_stream__queued(c->s) == 0)
+		if (c->held && !c->ended && !c->nonce && rpc_stream__queued(c->s) == 0)
 			reconcile(c, false);
 	}
 	if (now_ms() - reg->flushed_ms >= REGISTRY_SEEN_FLUSH_MS)

@@ -771,9 +771,9 @@ static Sluice__V1__Policy *big_policy(size_t n, size_t n_dst, unsigned variant)
 	return p;
 }
 
-/* The child process of test_backpressure_coalesces (this binary run with
- * --slow-agent TARGET): an agent that prints the revision of every update it
- * receives, one per line, and acknowledges and exits at revision SLOW_REVISIONS. */
+/* The child process of the coalescing tests (this binary run with --slow-agent
+ * TARGET): an agent that prints the revision of every update it receives, one per
+ * line, acknowledges each, and exits at revision SLOW_REVISIONS. */
 static int slow_agent(const char *target)
 {
 	/* While frozen, its own keepalive would expire as well as the controller's. */
@@ -795,8 +795,8 @@ static int slow_agent(const char *target)
 			break;
 		printf("%llu\n", (unsigned long long)m->update->revision);
 		fflush(stdout);
+		send_answer(cs, m->update, m->update->nonce, NULL);
 		if (m->update->revision == SLOW_REVISIONS) {
-			send_answer(cs, m->update, m->update->nonce, NULL);
 			rpc_client_stream__next(cs, 300, &buf, &st); /* lets the Ack out */
 			ret = 0;
 		}
@@ -811,14 +811,15 @@ static int slow_agent(const char *target)
 }
 
 /*
- * An agent that reads nothing (SIGSTOPped) while SLOW_REVISIONS large revisions are
- * applied. Once the transport's buffers are full an update stays queued, and the
- * revisions applied meanwhile must not queue behind it: when the agent reads again it
- * gets what was already in flight and then only the newest revision.
+ * An agent that reads nothing (SIGSTOPped) while SLOW_REVISIONS revisions are applied.
+ * The controller keeps one update in flight per agent, and the revisions applied
+ * meanwhile must not queue behind it: when the agent reads again it gets what was in
+ * flight and, once it answered that, only the newest revision. With large policies
+ * the transport's buffers fill as well (big); with small ones only the in-flight rule
+ * holds them back, as in a storm of applies to agents that are merely busy.
  */
-static void test_backpressure_coalesces(void **state)
+static void coalesce_case(struct fx *fx, bool big)
 {
-	struct fx *fx = *state;
 	Sluice__V1__Policy *pol;
 	Sluice__V1__ApplyPolicyResponse *r;
 	Sluice__V1__AgentInfo *a;
@@ -835,7 +836,7 @@ static void test_backpressure_coalesces(void **state)
 	stop(fx);
 	fx->keepalive_ms = 60000;
 	start(fx);
-	pol = big_policy(POLICY_DEFAULT_CAPACITY, 16, 1); /* ~3 MB */
+	pol = big ? big_policy(POLICY_DEFAULT_CAPACITY, 16, 1) /* ~3 MB */ : big_policy(1, 1, 1);
 	assert_int_equal(pipe(out), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -882,6 +883,16 @@ static void test_backpressure_coalesces(void **state)
 	assert_non_null(a);
 	assert_int_equal(a->applied_revision, SLOW_REVISIONS);
 	agent_info_free(a);
+}
+
+static void test_backpressure_coalesces(void **state)
+{
+	coalesce_case(*state, true);
+}
+
+static void test_inflight_coalesces(void **state)
+{
+	coalesce_case(*state, false);
 }
 
 /* ---- rollouts over the wire ------------------------------------------------------------- */
@@ -1122,6 +1133,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_list_and_get_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backpressure_coalesces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_coalesces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_controller_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollout_canary_nack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_and_resync, setup, teardown),
