@@ -106,6 +106,10 @@ struct rpc_server_opts {
 	size_t max_message;          /* 0: 16 MiB */
 	int keepalive_ms;            /* ping interval for idle connections; 0: 2000 */
 	int keepalive_timeout_ms;    /* a ping unanswered this long kills the connection; 0: 3000 */
+	/* A connection that has not finished its TLS handshake and HTTP/2 preface this long
+	 * after it was accepted is closed (peers that stall or send a few bytes and wait);
+	 * 0: 10000. */
+	int handshake_timeout_ms;
 	/* Told of every call once it is over, on the server thread (for metrics): its method
 	 * path (NULL for a method the server does not have), whether it was a stream, the
 	 * status it ended with (CANCELLED when the peer went away first) and its seconds.

@@ -81,6 +81,7 @@ struct rpc_server {
 	int max_message;
 	int keepalive_ms;
 	int keepalive_timeout_ms;
+	int handshake_timeout_ms;
 	void (*on_call_done)(void *arg, const char *method, bool streaming, enum rpc_code code, double seconds);
 	void *on_call_arg;
 	enum rpc_code (*authorize)(void *arg, const struct rpc_peer *peer, const char *method, char *why,
@@ -662,6 +663,7 @@ struct rpc_server *rpc_server__new(const struct rpc_server_opts *opts)
 	srv->max_message = rpc_max_message(opts->max_message);
 	srv->keepalive_ms = opts->keepalive_ms > 0 ? opts->keepalive_ms : 2000;
 	srv->keepalive_timeout_ms = opts->keepalive_timeout_ms > 0 ? opts->keepalive_timeout_ms : 3000;
+	srv->handshake_timeout_ms = opts->handshake_timeout_ms > 0 ? opts->handshake_timeout_ms : 10000;
 	srv->on_call_done = opts->on_call_done;
 	srv->on_call_arg = opts->on_call_arg;
 	srv->authorize = opts->authorize;
@@ -830,6 +832,9 @@ int rpc_server__start(struct rpc_server *srv)
 	/* ...and let clients do the same without being sent away for pinging too often. */
 	rpc_args__int(&args, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
 	rpc_args__int(&args, GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+	/* The core's default keeps a connection that never finishes its handshake for two
+	 * minutes: a few thousand such peers would hold as many descriptors. */
+	rpc_args__int(&args, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, srv->handshake_timeout_ms);
 	/* A second server on our port must fail, not share it. */
 	rpc_args__int(&args, GRPC_ARG_ALLOW_REUSEPORT, 0);
 	/* Thousands of mostly idle connections: no per-connection channelz node and trace

@@ -9,6 +9,7 @@
  * The same binary is the child process: "--child-client PORT" holds a stream open,
  * "--child-server" runs an echo server and prints its port.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -806,6 +807,64 @@ static void test_addr_in_use(void **state)
 	rpc_channel__free(NULL);
 }
 
+/* Seconds until the server closes a TCP connection to port after it got buf, or -1 when
+ * it is still open after limit_ms. */
+static double closed_after(int port, const char *buf, size_t len, int limit_ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { 0, 100000 };
+	int64_t t0 = now_ms(), end = t0 + limit_ms;
+	double ret = -1;
+	char junk[256];
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (len)
+		assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+	while (now_ms() < end) {
+		ssize_t n = recv(fd, junk, sizeof(junk), 0);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			ret = (double)(now_ms() - t0) / 1000.0;
+			break;
+		}
+	}
+	close(fd);
+	return ret;
+}
+
+/* A peer that connects and never finishes the HTTP/2 preface (or sends nothing) is closed
+ * after handshake_timeout_ms, not after the core's two minutes; calls still work. */
+static void test_handshake_timeout(void **state)
+{
+	struct rpc_server_opts opts = { .listen = "127.0.0.1:0", .handshake_timeout_ms = 500 };
+	struct rpc_buf resp = { 0 };
+	struct rpc_status st = { 0 };
+	struct rpc_channel *ch;
+	struct rpc_server *srv;
+	double secs;
+	int port;
+
+	srv = rpc_server__new(&opts);
+	assert_non_null(srv);
+	assert_int_equal(rpc_server__add_unary(srv, M_ECHO, h_echo, NULL), 0);
+	port = rpc_server__start(srv);
+	assert_true(port > 0);
+	secs = closed_after(port, NULL, 0, 5000);
+	assert_true(secs >= 0 && secs < 3);
+	secs = closed_after(port, "PRI * HT", 8, 5000);
+	assert_true(secs >= 0 && secs < 3);
+	ch = make_channel(port, NULL, NULL);
+	assert_int_equal(call(ch, M_ECHO, "still here", 3000, &resp, &st), RPC_OK);
+	free(resp.data);
+	rpc_channel__free(ch);
+	rpc_server__free(srv);
+}
+
 /* ---- keepalive against a frozen peer (child processes) ----------------------------- */
 
 static pid_t spawn_child(const char *mode, const char *arg, int *out_fd)
@@ -1130,6 +1189,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_tick, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_stream_with_pings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_addr_in_use, setup, teardown),
+		cmocka_unit_test(test_handshake_timeout),
 		cmocka_unit_test_teardown(test_keepalive_frozen_client, reap_child),
 		cmocka_unit_test_teardown(test_keepalive_frozen_server, reap_child),
 		cmocka_unit_test_teardown(test_mtls, remove_pki),
