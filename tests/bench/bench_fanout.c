@@ -9,7 +9,9 @@
  *
  * Baseline, measured in the same run: a bare fan-out server built on the same gRPC
  * wrapper (this binary run with --floor PORT) that pushes one prepacked message to every
- * stream and does nothing else. The controller's numbers are also given as ratios to it.
+ * stream and does nothing else. The controller's numbers are also given as ratios to it,
+ * its RSS among them: the floor's RSS with every agent connected is what the gRPC core
+ * itself holds per connection, which no change in the controller can reduce.
  *
  *   bench_fanout [--agents N] [--rules R] [--threads T] [--controller PATH]
  *
@@ -316,7 +318,7 @@ int main(int argc, char **argv)
 	pthread_t *th = NULL;
 	struct fanout_slice *sl = NULL;
 	uint8_t *upd = NULL;
-	double rss, hwm, cpu;
+	double rss, hwm, cpu, floor_rss0 = 0, floor_rss = 0;
 	struct rlimit rl;
 	ssize_t exe_len;
 	uint64_t rev = 0;
@@ -397,12 +399,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_fanout: the floor server did not see every agent connect\n");
 		goto cleanup;
 	}
+	proc_usage(flo, &floor_rss0, &hwm, &cpu);
 	t0 = fanout__now_ns();
 	floor_count(fch, upd, upd_len);
 	floor_r = fanout__wait_acks(&f, t0);
+	proc_usage(flo, &floor_rss, &hwm, &cpu);
 	fanout__fleet_stop(&f, th);
-	printf("%-30s p50 %8.1f ms  p99 %8.1f ms  max %8.1f ms  (%zu/%zu acked)\n", "floor (bare gRPC fan-out):",
-	       floor_r.p50_ms, floor_r.p99_ms, floor_r.max_ms, floor_r.acked, n_live);
+	printf("%-30s p50 %8.1f ms  p99 %8.1f ms  max %8.1f ms  (%zu/%zu acked)  server RSS %.0f MB connected, %.0f MB after\n",
+	       "floor (bare gRPC fan-out):", floor_r.p50_ms, floor_r.p99_ms, floor_r.max_ms, floor_r.acked, n_live,
+	       floor_rss0, floor_rss);
 
 	/* The controller: every agent connects, then gets the base policy (whole). */
 	{
@@ -437,21 +442,21 @@ int main(int argc, char **argv)
 	if (measured_apply(&f, cch, ctl, whole, &rev, &run_w))
 		goto cleanup;
 	print_run("  every rule changed (whole):", &run_w, n_live);
-	printf("ratios: controller/floor p99 %.2f; 1%% frozen/all live p99 %.2f (target < 1.20); whole/delta p99 %.2f\n"
+	printf("ratios: controller/floor p99 %.2f, RSS %.2f; 1%% frozen/all live p99 %.2f (target < 1.20); whole/delta p99 %.2f\n"
 	       "(each controller line: the better of two applies)\n"
 	       "targets: p99 <= 1000 ms and controller RSS <= 300 MB at 10,000 agents\n",
-	       floor_r.p99_ms > 0 ? run_a.r.p99_ms / floor_r.p99_ms : 0,
+	       floor_r.p99_ms > 0 ? run_a.r.p99_ms / floor_r.p99_ms : 0, floor_rss > 0 ? run_a.rss_mb / floor_rss : 0,
 	       run_a.r.p99_ms > 0 ? run_b.r.p99_ms / run_a.r.p99_ms : 0,
 	       run_a.r.p99_ms > 0 ? run_w.r.p99_ms / run_a.r.p99_ms : 0);
 	printf("{\"bench\":\"fanout\",\"agents\":%zu,\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,\"controller_rss_mb\":%.1f,"
 	       "\"p99_ms_with_frozen\":%.1f,\"controller_peak_rss_mb\":%.1f,\"controller_cpu_s\":%.2f,"
 	       "\"floor_p99_ms\":%.1f,\"ratio_vs_floor\":%.2f,\"frozen_ratio\":%.2f,\"p99_ms_whole_policy\":%.1f,"
 	       "\"rules\":%zu,\"update_bytes\":%zu,\"whole_update_bytes\":%zu,\"acked\":%zu,\"live\":%zu,"
-	       "\"reconnects\":%zu}\n",
+	       "\"reconnects\":%zu,\"floor_rss_mb\":%.1f}\n",
 	       agents, run_a.r.p50_ms, run_a.r.p99_ms, run_a.r.max_ms, run_a.rss_mb, run_b.r.p99_ms, run_b.peak_mb,
 	       run_a.cpu_s, floor_r.p99_ms, floor_r.p99_ms > 0 ? run_a.r.p99_ms / floor_r.p99_ms : 0,
 	       run_a.r.p99_ms > 0 ? run_b.r.p99_ms / run_a.r.p99_ms : 0, run_w.r.p99_ms, rules, upd_len, whole_len,
-	       run_a.r.acked, n_live, fanout__reopened(sl, nthreads));
+	       run_a.r.acked, n_live, fanout__reopened(sl, nthreads), floor_rss);
 	rc = run_a.r.acked == n_live && run_b.r.acked == n_live ? 0 : 1;
 cleanup:
 	fanout__fleet_stop(&f, th);
