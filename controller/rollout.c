@@ -235,7 +235,8 @@ int rollout_int__index(struct rollout_active *ro)
 {
 	size_t nw = ro->r.n_waves;
 
-	qsort(ro->m, ro->n, sizeof(*ro->m), cmp_member);
+	if (ro->n)
+		qsort(ro->m, ro->n, sizeof(*ro->m), cmp_member);
 	free(ro->start);
 	ro->start = calloc(nw + 1, sizeof(*ro->start));
 	if (!ro->start)

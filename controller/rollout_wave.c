@@ -168,7 +168,8 @@ static int pick(struct rollout_engine *e, const struct store_label *sel, size_t 
 		pick_free(p);
 		return p->err;
 	}
-	qsort(p->m, p->n, sizeof(*p->m), cmp_pick);
+	if (p->n) /* p->m is NULL when nothing was picked */
+		qsort(p->m, p->n, sizeof(*p->m), cmp_pick);
 	return 0;
 }
 
