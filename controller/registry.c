@@ -28,6 +28,15 @@
 #define BUCKETS 16384
 #define REGISTRY_TRIM_MS 5000
 #define MAX_NODE_ID 253
+/* What one agent may tell about itself; a real agent stays far below (its own limits:
+ * 64 labels, the datapath's 16,384 rules and 1,024 routes of 64 backends). */
+#define MAX_HELLO_LABELS 64
+#define MAX_LABEL_KEY 63
+#define MAX_LABEL_VALUE 253
+#define MAX_HELLO_INTERFACES 256
+#define MAX_HELLO_TEXT 256 /* agent_version, kernel, an interface name */
+#define MAX_STATUS_RULES 16384
+#define MAX_STATUS_ROUTES (1024 * 64)
 
 struct conn {
 	struct registry *reg;
@@ -437,6 +446,37 @@ static void cert_reported(struct conn *c, int64_t not_after)
 	cert__warn_expiry(what, not_after, (int64_t)time(NULL));
 }
 
+/* Is there more in h than any agent says? Names the field in why. */
+static bool hello_too_big(const Sluice__V1__Hello *h, char *why, size_t len)
+{
+	if (h->n_labels > MAX_HELLO_LABELS) {
+		snprintf(why, len, "%zu labels (at most %d)", h->n_labels, MAX_HELLO_LABELS);
+		return true;
+	}
+	for (size_t i = 0; i < h->n_labels; i++) {
+		if (strlen(h->labels[i]->key) > MAX_LABEL_KEY || strlen(h->labels[i]->value) > MAX_LABEL_VALUE) {
+			snprintf(why, len, "label %zu is longer than %d (key) or %d (value) characters", i + 1,
+				 MAX_LABEL_KEY, MAX_LABEL_VALUE);
+			return true;
+		}
+	}
+	if (h->n_interfaces > MAX_HELLO_INTERFACES) {
+		snprintf(why, len, "%zu interfaces (at most %d)", h->n_interfaces, MAX_HELLO_INTERFACES);
+		return true;
+	}
+	for (size_t i = 0; i < h->n_interfaces; i++) {
+		if (strlen(h->interfaces[i]) > MAX_HELLO_TEXT) {
+			snprintf(why, len, "interface %zu: a name longer than %d characters", i + 1, MAX_HELLO_TEXT);
+			return true;
+		}
+	}
+	if (strlen(h->agent_version) > MAX_HELLO_TEXT || strlen(h->kernel) > MAX_HELLO_TEXT) {
+		snprintf(why, len, "agent_version or kernel longer than %d characters", MAX_HELLO_TEXT);
+		return true;
+	}
+	return false;
+}
+
 static void on_hello(struct conn *c, const Sluice__V1__Hello *h)
 {
 	struct registry *reg = c->reg;
@@ -448,6 +488,10 @@ static void on_hello(struct conn *c, const Sluice__V1__Hello *h)
 		end(c, RPC_INVALID_ARGUMENT,
 		    "Hello: node_id '%.64s' is not valid: use 1-%d letters, digits, '.', '_', ':' or '-'", h->node_id,
 		    MAX_NODE_ID);
+		return;
+	}
+	if (hello_too_big(h, why, sizeof(why))) {
+		end(c, RPC_INVALID_ARGUMENT, "Hello from node '%s': %s", h->node_id, why);
 		return;
 	}
 	if (authz__agent(c->peer, h->node_id, why, sizeof(why))) {
@@ -577,9 +621,17 @@ static void take_counters(struct conn *c, const Sluice__V1__Status *s)
 
 static void on_status(struct conn *c, const Sluice__V1__Status *s)
 {
-	size_t len = sluice__v1__status__get_packed_size(s);
-	uint8_t *buf = malloc(len ? len : 1);
+	size_t len;
+	uint8_t *buf;
 
+	if (s->n_rules > MAX_STATUS_RULES || s->n_routes > MAX_STATUS_ROUTES || s->n_interfaces > MAX_HELLO_INTERFACES) {
+		end(c, RPC_INVALID_ARGUMENT,
+		    "Status: %zu rule, %zu route and %zu interface entries; at most %d, %d and %d", s->n_rules,
+		    s->n_routes, s->n_interfaces, MAX_STATUS_RULES, MAX_STATUS_ROUTES, MAX_HELLO_INTERFACES);
+		return;
+	}
+	len = sluice__v1__status__get_packed_size(s);
+	buf = malloc(len ? len : 1);
 	take_counters(c, s);
 	if (s->cert_not_after_unix)
 		cert_reported(c, s->cert_not_after_unix);

@@ -1013,7 +1013,9 @@ static void agent_msgs_build(struct ctx *x)
 		w_u64(&r, 2, UINT64_MAX);
 		w_sub(&w, 3, &r);
 	}
-	w_pair(&w, 9, "packets", "");
+	w_str(&r, 1, "packets"); /* drop_reasons: a map<string, uint64> entry */
+	w_u64(&r, 2, UINT64_MAX);
+	w_sub(&w, 9, &r);
 	w_u64(&w, 8, UINT64_MAX);
 	w_u64(&w, 10, (uint64_t)INT64_MAX);
 	x->status_huge = agent_msg(4, &w);
@@ -1093,11 +1095,10 @@ static void connect_round(struct ctx *x)
 	RUN(x->agent, "connect/hello-bad-node-id", false, INVALID, "node_id", x->hello_badid);
 	RUN(x->admin, "connect/operator-cert", false, BIT(RPC_PERMISSION_DENIED), "agent", x->hello);
 	RUN(x->nocert, "connect/no-cert", false, BIT(RPC_UNAVAILABLE), NULL, x->hello);
-	RUN(x->agent, "connect/hello-50000-labels", true, BIT(OUT_ACCEPTED), NULL, x->hello_huge);
+	RUN(x->agent, "connect/hello-50000-labels", false, INVALID, "labels (at most", x->hello_huge);
 	RUN(x->agent, "connect/garbage-after-hello", true, INVALID, "sluice.v1.AgentMessage", x->hello, g);
 	RUN(x->agent, "connect/second-hello", true, INVALID, "Hello may only", x->hello, x->hello);
-	RUN(x->agent, "connect/huge-status-then-garbage", true, INVALID, "sluice.v1.AgentMessage", x->hello,
-	    x->status_huge, g);
+	RUN(x->agent, "connect/huge-status", true, INVALID, "100000 rule, ", x->hello, x->status_huge);
 	RUN(x->agent, "connect/odd-messages-then-garbage", true, INVALID, "sluice.v1.AgentMessage", x->hello,
 	    x->odd[0], x->odd[1], x->odd[2], g);
 	RUN(x->agent, "connect/oversized-after-hello", true, BIT(RPC_RESOURCE_EXHAUSTED), NULL, x->hello, x->big);
