@@ -50,6 +50,9 @@ static void print_result(const struct cli_opts *o, const Sluice__V1__ApplyPolicy
 	else if (o->dry_run)
 		fprintf(out, "dry run: valid; would store revision %llu (hash %s), %zu rules, %zu routes\n",
 			(unsigned long long)r->revision, hash, p->n_rules, p->n_routes);
+	else if (r->unchanged && r->rollout_id)
+		fprintf(out, "unchanged: revision %llu, which was never rolled out; rolling it out now\n",
+			(unsigned long long)r->revision);
 	else if (r->unchanged)
 		fprintf(out, "unchanged: revision %llu\n", (unsigned long long)r->revision);
 	else

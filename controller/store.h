@@ -337,6 +337,9 @@ int store__rollout_save(struct store *st, const struct store_rollout *r, const s
 /* Reads rollout id (0: the newest) with its waves. 0, -ENOENT or -errno. */
 int store__rollout_get(struct store *st, uint64_t id, struct store_rollout *out);
 
+/* Whether any rollout (in any state) was ever started for revision. 0 or -errno. */
+int store__rollout_exists_for(struct store *st, uint64_t revision, bool *exists);
+
 /* The newest limit rollouts (0: all), newest first, with their waves. 0 or -errno. */
 int store__rollout_list(struct store *st, uint32_t limit, struct store_rollout **out, size_t *n);
 

@@ -44,6 +44,7 @@ enum store_stmt {
 	S_RO_UPDATE,
 	S_RO_GET,
 	S_RO_NEWEST,
+	S_RO_FOR_REV,
 	S_RO_LIST,
 	S_RO_WAVE_PUT,
 	S_RO_WAVES,

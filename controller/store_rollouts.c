@@ -31,6 +31,7 @@ static const char sql_update[] = "UPDATE rollouts SET from_revision = ?2, state 
 static const char sql_get[] = "SELECT " RO_COLS " FROM rollouts WHERE id = ?1";
 static const char sql_newest[] = "SELECT " RO_COLS " FROM rollouts ORDER BY id DESC LIMIT 1";
 static const char sql_list[] = "SELECT " RO_COLS " FROM rollouts ORDER BY id DESC LIMIT ?1";
+static const char sql_for_rev[] = "SELECT 1 FROM rollouts WHERE revision = ?1 LIMIT 1";
 static const char sql_wave_put[] =
 	"INSERT INTO rollout_waves(rollout_id, wave, state, agents, started_ms, answered_ms, finished_ms)"
 	" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(rollout_id, wave) DO UPDATE SET state = excluded.state,"
@@ -480,6 +481,24 @@ int store__rollout_get(struct store *st, uint64_t id, struct store_rollout *out)
 		err = -ENOENT;
 	else
 		err = store_db__error(st, rc, "reading a rollout");
+	store_db__reset(s);
+	return err;
+}
+
+int store__rollout_exists_for(struct store *st, uint64_t revision, bool *exists)
+{
+	sqlite3_stmt *s = store_db__stmt_sql(st, S_RO_FOR_REV, sql_for_rev);
+	int rc, err = 0;
+
+	*exists = false;
+	if (!s)
+		return -errno;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)revision);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*exists = true;
+	else if (rc != SQLITE_DONE)
+		err = store_db__error(st, rc, "looking up the rollouts of a revision");
 	store_db__reset(s);
 	return err;
 }

@@ -466,6 +466,39 @@ static enum rpc_code apply_on(struct fx *fx, const char *yaml, uint64_t base, bo
 	return code;
 }
 
+/* A revision stored without a rollout (--no-rollout here; a controller killed between
+ * storing and rolling out leaves the same) is rolled out when the same content is
+ * applied again, once; after that the same content is simply unchanged. */
+static void test_apply_rolls_out_orphan(void **state)
+{
+	struct fx *fx = *state;
+	Sluice__V1__ApplyPolicyRequest req = SLUICE__V1__APPLY_POLICY_REQUEST__INIT;
+	Sluice__V1__ApplyPolicyResponse *r;
+	Sluice__V1__Policy *p = parse(good_yaml);
+	struct rpc_buf resp = { 0 };
+	struct rpc_status st;
+	uint64_t ids[3];
+
+	req.policy = p;
+	req.message = "orphan";
+	for (int i = 0; i < 3; i++) {
+		req.no_rollout = i == 0;
+		assert_int_equal(call(fx, "ApplyPolicy", &req.base, &resp, &st), RPC_OK);
+		r = sluice__v1__apply_policy_response__unpack(NULL, resp.len, resp.data);
+		assert_non_null(r);
+		free(resp.data);
+		resp.data = NULL;
+		assert_int_equal(r->revision, 1);
+		assert_int_equal(r->unchanged, i > 0);
+		ids[i] = r->rollout_id;
+		sluice__v1__apply_policy_response__free_unpacked(r, NULL);
+	}
+	policy__free(p);
+	assert_int_equal(ids[0], 0); /* stored only */
+	assert_true(ids[1] != 0);    /* the orphan rolled out */
+	assert_int_equal(ids[2], 0); /* it has a rollout now: unchanged, nothing started */
+}
+
 static void test_apply_stale_base(void **state)
 {
 	static const char third_yaml[] = "rules:\n"
@@ -1127,6 +1160,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_apply_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_stale_base, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_rolls_out_orphan, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_sync_and_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nack_is_not_resent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_rules, setup, teardown),
