@@ -280,11 +280,11 @@ static void test_http_every_prefix(void **state)
 
 /* ---- TLS -------------------------------------------------------------------------------- */
 
-/* Appends a big-endian integer of n bytes. */
+/* Appends a big-endian integer of n bytes (zeros above the 4 that v has). */
 static void put(uint8_t **p, uint32_t v, int n)
 {
 	while (n-- > 0)
-		*(*p)++ = (uint8_t)(v >> (8 * n));
+		*(*p)++ = n >= 4 ? 0 : (uint8_t)(v >> (8 * n));
 }
 
 /* A ClientHello record with SNI, ALPN (h2, http/1.1) and supported_versions (1.3, 1.2). */
