@@ -13,7 +13,8 @@
  *  - ControllerMessage update (agent/session.c check_update/handle_update): a whole
  *    policy is hashed and validated against the update's hash; a delta is applied to a
  *    base policy and the result validated.
- *  - StartRolloutRequest: its rollout spec through the same rollout checks as a policy's.
+ *  - StartRolloutRequest: its rollout spec through the checks a policy's rollout hint
+ *    gets in ApplyPolicy (the StartRollout handler itself does not run them today).
  *  - AgentMessage Hello / Ack / Nack / Status and the rest: the controller keeps their
  *    fields; they must round-trip (above).
  */
