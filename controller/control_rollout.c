@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/policy.h"
 #include "control_int.h"
 
 /* ---- requests ------------------------------------------------------------------------- */
@@ -224,6 +225,7 @@ static enum rpc_code start_rollout(void *user, const struct rpc_peer *peer, cons
 	struct control *ctl = user;
 	Sluice__V1__StartRolloutRequest *req = NULL;
 	Sluice__V1__StartRolloutResponse out = SLUICE__V1__START_ROLLOUT_RESPONSE__INIT;
+	Sluice__V1__Policy only = SLUICE__V1__POLICY__INIT;
 	struct rollout_request rreq;
 	struct store_label *sel = NULL;
 	char who[300], why[700];
@@ -237,6 +239,13 @@ static enum rpc_code start_rollout(void *user, const struct rpc_peer *peer, cons
 	req = sluice__v1__start_rollout_request__unpack(NULL, req_len, req_buf);
 	if (!req) {
 		code = control_int__fail(errmsg, errlen, -EBADMSG, "the request is not a sluice.v1.StartRolloutRequest");
+		goto cleanup;
+	}
+	/* The rollout part of a policy file, checked as ApplyPolicy checks it there. */
+	only.rollout = req->spec;
+	err = policy__validate(&only, 0, why, sizeof(why));
+	if (err) {
+		code = control_int__fail(errmsg, errlen, err, "%s", why);
 		goto cleanup;
 	}
 	err = control_rollout__request(req->spec, req->gates, &rreq, &sel);

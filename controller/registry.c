@@ -619,6 +619,19 @@ static void take_counters(struct conn *c, const Sluice__V1__Status *s)
 	c->cnt[0] = n;
 }
 
+/* What is stored must read back: protobuf-c keeps unknown fields and writes them out
+ * again, and takes a field numbered 0 in an overlong tag that it then refuses when
+ * written plainly. A status that does not decode again would break describe agent. */
+static bool status_decodes(const uint8_t *buf, size_t len)
+{
+	Sluice__V1__Status *again = sluice__v1__status__unpack(NULL, len, buf);
+
+	if (!again)
+		return false;
+	sluice__v1__status__free_unpacked(again, NULL);
+	return true;
+}
+
 static void on_status(struct conn *c, const Sluice__V1__Status *s)
 {
 	size_t len;
@@ -638,6 +651,12 @@ static void on_status(struct conn *c, const Sluice__V1__Status *s)
 	if (!buf)
 		return;
 	sluice__v1__status__pack(s, buf);
+	if (!status_decodes(buf, len)) {
+		free(buf);
+		end(c, RPC_INVALID_ARGUMENT,
+		    "Status: holds a field that does not decode once encoded again (an unknown field numbered 0?)");
+		return;
+	}
 	free(c->a.status);
 	c->a.status = buf;
 	c->a.status_len = len;

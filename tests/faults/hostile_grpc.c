@@ -872,7 +872,7 @@ struct ctx {
 	grpc_slice big; /* one byte over the controller's limit */
 	/* Agent messages. */
 	grpc_slice hello, hello_trunc, hello_other, hello_badid, hello_huge, am_wrong, empty, ack, status_huge,
-		odd[3];
+		status_field0, odd[3];
 };
 
 /* One request to m on ch: a unary call, or a stream that must answer or stay open. */
@@ -1029,13 +1029,19 @@ static void agent_msgs_build(struct ctx *x)
 	x->odd[1] = agent_msg(3, &w);
 	w_u64(&w, 99, 1);
 	x->odd[2] = w_done(&w);
+	/* A Status with a field numbered 0 in an overlong tag: protobuf-c reads it as an
+	 * unknown field but refuses it once written back plainly. */
+	w_u64(&w, 1, 5);
+	w_raw(&w, "\x80\x00\x01", 3);
+	x->status_field0 = agent_msg(4, &w);
 	free(r.p);
 }
 
 static void agent_msgs_free(struct ctx *x)
 {
 	grpc_slice *s[] = { &x->hello, &x->hello_trunc, &x->hello_other, &x->hello_badid, &x->hello_huge,
-			    &x->am_wrong, &x->ack, &x->status_huge, &x->odd[0], &x->odd[1], &x->odd[2] };
+			    &x->am_wrong, &x->ack, &x->status_huge, &x->status_field0, &x->odd[0], &x->odd[1],
+			    &x->odd[2] };
 
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		grpc_slice_unref(*s[i]);
@@ -1099,6 +1105,8 @@ static void connect_round(struct ctx *x)
 	RUN(x->agent, "connect/garbage-after-hello", true, INVALID, "sluice.v1.AgentMessage", x->hello, g);
 	RUN(x->agent, "connect/second-hello", true, INVALID, "Hello may only", x->hello, x->hello);
 	RUN(x->agent, "connect/huge-status", true, INVALID, "100000 rule, ", x->hello, x->status_huge);
+	RUN(x->agent, "connect/status-field-0", true, INVALID, "does not decode once encoded again", x->hello,
+	    x->status_field0);
 	RUN(x->agent, "connect/odd-messages-then-garbage", true, INVALID, "sluice.v1.AgentMessage", x->hello,
 	    x->odd[0], x->odd[1], x->odd[2], g);
 	RUN(x->agent, "connect/oversized-after-hello", true, BIT(RPC_RESOURCE_EXHAUSTED), NULL, x->hello, x->big);

@@ -14,7 +14,7 @@
  *    policy is hashed and validated against the update's hash; a delta is applied to a
  *    base policy and the result validated.
  *  - StartRolloutRequest: its rollout spec through the checks a policy's rollout hint
- *    gets in ApplyPolicy (the StartRollout handler itself does not run them today).
+ *    gets in ApplyPolicy, which the StartRollout handler runs too.
  *  - AgentMessage Hello / Ack / Nack / Status and the rest: the controller keeps their
  *    fields; they must round-trip (above).
  */

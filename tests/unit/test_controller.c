@@ -993,11 +993,17 @@ static void test_rollout_canary_nack(void **state)
 	}
 	for (int i = 0; i < 3; i++)
 		expect_nothing(cs[i]);
+	/* The spec is checked as a policy file's rollout hint is. */
+	spec.canary_percent = 150;
+	req.revision = 2;
+	req.spec = &spec;
+	assert_int_equal(call(fx, "StartRollout", &req.base, &resp, &st), RPC_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "canary: 150% is more than 100%"));
+	free(resp.data);
+	resp.data = NULL;
 	spec.canary_percent = 33;
 	spec.batch_percent = 33;
 	spec.interval_seconds = 1;
-	req.revision = 2;
-	req.spec = &spec;
 	assert_int_equal(call(fx, "StartRollout", &req.base, &resp, &st), RPC_OK);
 	free(resp.data);
 	u = expect_update(cs[0], 2);
