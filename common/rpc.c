@@ -9,6 +9,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +27,57 @@
 #include "common/log.h"
 #include "common/rpc_internal.h"
 
+/*
+ * The core's errors are ours to show, but a peer can make one per connection (bytes that
+ * are not TLS, a handshake cut off): at most GRPC_LOG_BURST of them per
+ * GRPC_LOG_WINDOW_S seconds are logged, and how many were left out is said once the
+ * window has passed. Debug lines are not limited (nothing prints them unless asked).
+ */
+#define GRPC_LOG_BURST 20
+#define GRPC_LOG_WINDOW_S 10
+
+static pthread_mutex_t grpc_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t grpc_log_window;
+static unsigned long grpc_log_used, grpc_log_dropped;
+
+/* Whether an error line may be logged now; *dropped: how many the last window left out. */
+static bool grpc_log_admit(unsigned long *dropped)
+{
+	time_t now = time(NULL);
+	bool ok;
+
+	pthread_mutex_lock(&grpc_log_lock);
+	*dropped = 0;
+	if (now - grpc_log_window >= GRPC_LOG_WINDOW_S) {
+		*dropped = grpc_log_dropped;
+		grpc_log_window = now;
+		grpc_log_used = 0;
+		grpc_log_dropped = 0;
+	}
+	ok = grpc_log_used < GRPC_LOG_BURST;
+	if (ok)
+		grpc_log_used++;
+	else
+		grpc_log_dropped++;
+	pthread_mutex_unlock(&grpc_log_lock);
+	return ok;
+}
+
 /* Debian's core is built without absl logging: everything goes through gpr_log. */
 static void grpc_log_cb(gpr_log_func_args *args)
 {
-	enum log_level level = args->severity == GPR_LOG_SEVERITY_ERROR ? LOG_WARN : LOG_DEBUG;
+	unsigned long dropped;
 
-	log__printf(level, "grpc: %s", args->message);
+	if (args->severity != GPR_LOG_SEVERITY_ERROR) {
+		log__printf(LOG_DEBUG, "grpc: %s", args->message);
+		return;
+	}
+	if (!grpc_log_admit(&dropped))
+		return;
+	if (dropped)
+		log__printf(LOG_WARN, "grpc: %lu more errors in %d s were not logged (at most %d per %d s)", dropped,
+			    GRPC_LOG_WINDOW_S, GRPC_LOG_BURST, GRPC_LOG_WINDOW_S);
+	log__printf(LOG_WARN, "grpc: %s", args->message);
 }
 
 /*
