@@ -196,6 +196,64 @@ static int cmp_pfx(const void *a, const void *b, void *arg)
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
+_Static_assert(SL_MAX_RULES < 0xffffff, "rule bit positions fit the 24 bits sort_pfx4 gives them");
+
+/*
+ * The order of cmp_pfx for IPv4 prefixes, by radix sort of one 64-bit key per prefix:
+ * address, then length, then rule (the root's UINT32_MAX last). 0, -ERANGE when a
+ * length does not fit its 8 bits (v untouched), or -ENOMEM.
+ */
+static int sort_pfx4(struct pfx *v, size_t n)
+{
+	uint64_t *key = malloc(n * sizeof(*key)), *tmp = malloc(n * sizeof(*tmp));
+	uint32_t *count = malloc((65536 + 1) * sizeof(*count));
+	int ret = 0;
+
+	if (!key || !tmp || !count) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].len > 0xff) {
+			ret = -ERANGE;
+			goto cleanup;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = (uint32_t)v[i].addr[0] << 24 | (uint32_t)v[i].addr[1] << 16 | (uint32_t)v[i].addr[2] << 8 |
+			     v[i].addr[3];
+		uint64_t rule = v[i].rule == UINT32_MAX ? 0xffffff : v[i].rule;
+
+		key[i] = (uint64_t)a << 32 | (uint64_t)(v[i].len & 0xff) << 24 | rule;
+	}
+	for (unsigned shift = 0; shift < 64; shift += 16) {
+		memset(count, 0, (65536 + 1) * sizeof(*count));
+		for (size_t i = 0; i < n; i++)
+			count[((key[i] >> shift) & 0xffff) + 1]++;
+		for (uint32_t d = 1; d <= 65536; d++)
+			count[d] += count[d - 1];
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(key[i] >> shift) & 0xffff]++] = key[i];
+		memcpy(key, tmp, n * sizeof(*key));
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = (uint32_t)(key[i] >> 32), rule = (uint32_t)(key[i] & 0xffffff);
+
+		memset(&v[i], 0, sizeof(v[i]));
+		v[i].addr[0] = (uint8_t)(a >> 24);
+		v[i].addr[1] = (uint8_t)(a >> 16);
+		v[i].addr[2] = (uint8_t)(a >> 8);
+		v[i].addr[3] = (uint8_t)a;
+		v[i].len = (uint32_t)(key[i] >> 24) & 0xff;
+		v[i].rule = rule == 0xffffff ? UINT32_MAX : rule;
+	}
+cleanup:
+	free(key);
+	free(tmp);
+	free(count);
+	return ret;
+}
+
 static bool pfx_contains(const struct pfx *outer, const struct pfx *inner)
 {
 	uint32_t full = outer->len / 8, rest = outer->len % 8;
@@ -392,7 +450,14 @@ static int build_prefixes(struct builder *b, const Sluice__V1__Policy *p, int fi
 			n++;
 		}
 	}
-	qsort_r(v, n, sizeof(*v), cmp_pfx, &alen);
+	if (alen == 4)
+		ret = sort_pfx4(v, n);
+	if (alen != 4 || ret == -ERANGE) { /* IPv6, or a length the validator should have refused */
+		qsort_r(v, n, sizeof(*v), cmp_pfx, &alen);
+		ret = 0;
+	}
+	if (ret)
+		goto cleanup;
 
 	entries = malloc(n * sizeof(*entries));
 	if (!entries) {
@@ -457,11 +522,31 @@ struct port_event {
 	int delta;    /* +1 range starts, -1 range ended before `at` */
 };
 
-static int cmp_event(const void *a, const void *b)
+/*
+ * Sorts events by position with one counting pass (positions are 0..SL_PORTS). The order
+ * of events at one position does not matter: the sweep applies all of them before it
+ * reads the bitmap. Replaces *ev; 0 or -ENOMEM.
+ */
+static int sort_events(struct port_event **ev, size_t n)
 {
-	const struct port_event *x = a, *y = b;
+	uint32_t *start = calloc(SL_PORTS + 2, sizeof(*start));
+	struct port_event *out = malloc(n * sizeof(*out));
 
-	return x->at < y->at ? -1 : x->at > y->at;
+	if (!start || !out) {
+		free(start);
+		free(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		start[(*ev)[i].at + 1]++;
+	for (uint32_t at = 1; at < SL_PORTS + 2; at++)
+		start[at] += start[at - 1];
+	for (size_t i = 0; i < n; i++)
+		out[start[(*ev)[i].at]++] = (*ev)[i];
+	free(start);
+	free(*ev);
+	*ev = out;
+	return 0;
 }
 
 /* Fills ports[].sport (field 0) or ports[].dport (field 1). */
@@ -506,8 +591,11 @@ static int build_ports(struct builder *b, const Sluice__V1__Policy *p, int field
 			ev[n++] = (struct port_event){ .at = hi + 1, .bit = bit, .delta = -1 };
 		}
 	}
-	if (n) /* ev is NULL when no rule has ports (qsort wants a pointer even for 0 items) */
-		qsort(ev, n, sizeof(*ev), cmp_event);
+	if (n) { /* ev is NULL when no rule has ports */
+		ret = sort_events(&ev, n);
+		if (ret)
+			goto cleanup;
+	}
 	/* A rule may list overlapping ranges: count how many of its ranges are open. */
 	active = calloc(g->n_rules ? g->n_rules : 1, sizeof(*active));
 	if (!active) {
@@ -767,7 +855,6 @@ void compile__export_bitmap(const struct compile_gen *g, uint32_t cls, struct sl
 {
 	memcpy(out->summary, g->summaries + (size_t)cls * SL_SUMMARY_WORDS, sizeof(out->summary));
 	memcpy(out->w, compile__bitmap(g, cls), g->n_words * sizeof(uint64_t));
-	memset(out->w + g->n_words, 0, (SL_MAX_WORDS - g->n_words) * sizeof(uint64_t));
 }
 
 void compile__free(struct compile_gen *g)

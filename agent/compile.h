@@ -46,7 +46,12 @@ static inline const uint64_t *compile__bitmap(const struct compile_gen *g, uint3
 	return g->bitmaps + (size_t)cls * g->n_words;
 }
 
-/* Writes class cls in the datapath's layout (summary, then all SL_MAX_WORDS words). */
+/*
+ * Writes class cls in the datapath's layout: the summary, then the first n_words words.
+ * Words past n_words are left as they were (a reused map holds an older generation's
+ * there): the summary has no bit for them, and the datapath reads only the words its
+ * summaries name (bpf/lib/classify.h), so they are never read.
+ */
 void compile__export_bitmap(const struct compile_gen *g, uint32_t cls, struct sl_bitmap *out);
 
 #endif

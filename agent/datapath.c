@@ -11,11 +11,16 @@
  * all of it and loads nothing. An agent with a different object of the same ABI loads
  * its program against the pinned maps and swaps it into each link with one
  * bpf_link_update, so packets never meet an empty datapath.
+ *
+ * Generations live in two slots. dp__apply writes the idle slot only once it is clean
+ * (an RCU grace period has passed since it was live); the grace period after a switch is
+ * waited for on a thread (start_install), so the next apply normally finds it clean.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +86,21 @@ struct dp_bitmaps {
 	__u32 cap; /* classes it holds */
 };
 
+/*
+ * One bitmap map install into sl_bitmaps, run on a thread of its own: the update returns
+ * only after an RCU grace period (~10-20 ms here), which dp__apply should not sit out.
+ */
+struct dp_install {
+	pthread_t tid;
+	bool running;
+	int outer_fd; /* sl_bitmaps */
+	__u32 slot;   /* clean once the install returns */
+	__u32 key;    /* where it installs fd: slot, or the other one when slot has no map */
+	int fd;       /* the bitmap map to install; -1: none anywhere, nothing to wait for */
+	int err;      /* 0 or -errno, once joined */
+	struct compile_gen *garbage; /* freed by the thread once it is done: tens of MB to unmap */
+};
+
 struct dp_iface {
 	char name[IF_NAMESIZE];
 	unsigned int ifindex;
@@ -110,6 +130,13 @@ struct dp {
 	uint8_t *tbl_mem[N_TABLES];
 	size_t tbl_len[N_TABLES];
 	struct dp_bitmaps bm[SL_GEN_SLOTS];
+	/* clean[s]: slot s is idle and an RCU grace period has passed since it was last
+	 * live, so no packet can still read it and it may be written */
+	bool clean[SL_GEN_SLOTS];
+	struct dp_install inst; /* at most one in flight; joined before bm changes */
+	/* never_used[s]: counter slot s has held no rule since this agent made the maps, so its
+	 * counters and rate-limit bucket are still zero (all 0 for adopted maps) */
+	uint8_t *never_used;
 	/* live generation's rules in priority order, as counter slots */
 	uint32_t *live_slots;
 	uint32_t n_live;
@@ -568,16 +595,66 @@ static int bitmaps_prepare(struct dp *dp, __u32 slot, __u32 n, bool *install)
 }
 
 /*
- * Waits until no packet can still be using the idle slot: an ARRAY_OF_MAPS update
- * returns only after an RCU grace period, and every XDP run is an RCU read section.
- * Re-installing the slot's own bitmap map is such an update. A slot never installed
- * was never live and needs no wait.
+ * Makes in->slot clean: installs a bitmap map into sl_bitmaps (the slot's own, as it is).
+ * An ARRAY_OF_MAPS update returns only after an RCU grace period, and every XDP run is an
+ * RCU read section, so once it returns no packet can still be reading the slot as it was
+ * before. Any install would do: the other slot's map serves when this one has none.
  */
-static int wait_idle_slot(struct dp *dp, __u32 slot)
+static void *install_thread(void *arg)
 {
-	if (dp->bm[slot].fd < 0)
+	struct dp_install *in = arg;
+
+	in->err = in->fd < 0 ? 0 : bpf_map_update_elem(in->outer_fd, &in->key, &in->fd, BPF_ANY) ? -errno : 0;
+	compile__free(in->garbage);
+	in->garbage = NULL;
+	return NULL;
+}
+
+/*
+ * Waits for the install in flight, if any; the slot it installed is clean when it
+ * succeeded (it was idle all along). Returns its result (0 when none was in flight).
+ * dp->bm must not change while an install is in flight: everything that changes it
+ * (bitmaps_prepare, dp__close) joins first.
+ */
+static int join_install(struct dp *dp)
+{
+	struct dp_install *in = &dp->inst;
+
+	if (!in->running)
 		return 0;
-	return bpf_map_update_elem(dp->map_fd[M_BITMAPS], &slot, &dp->bm[slot].fd, BPF_ANY) ? -errno : 0;
+	pthread_join(in->tid, NULL);
+	in->running = false;
+	if (!in->err)
+		dp->clean[in->slot] = true;
+	return in->err;
+}
+
+/*
+ * Starts making slot clean on a thread (install_thread), which then frees garbage (may
+ * be NULL; taken over in every case); does both here when no thread can be made.
+ */
+static int start_install(struct dp *dp, __u32 slot, struct compile_gen *garbage)
+{
+	struct dp_install *in = &dp->inst;
+	int err = join_install(dp);
+
+	if (err)
+		pr_debug("a bitmap map install failed: %s", strerror(-err));
+	*in = (struct dp_install){ .outer_fd = dp->map_fd[M_BITMAPS], .slot = slot, .key = slot, .fd = dp->bm[slot].fd,
+				   .garbage = garbage };
+	if (in->fd < 0) {
+		/* Any install waits a grace period: re-install the other slot's map (as it is). */
+		in->key = slot ^ 1;
+		in->fd = dp->bm[slot ^ 1].fd;
+	}
+	if (pthread_create(&in->tid, NULL, install_thread, in) == 0) {
+		in->running = true;
+		return 0;
+	}
+	install_thread(in);
+	if (!in->err)
+		dp->clean[slot] = true;
+	return in->err;
 }
 
 /* ---- counter slots ---------------------------------------------------------------- */
@@ -627,8 +704,9 @@ struct dp *dp__open(const struct dp_opts *opts)
 	dp->reload = opts->reload_programs;
 	dp->slot_names = calloc(SL_MAX_RULES, sizeof(*dp->slot_names));
 	dp->live_slots = calloc(SL_MAX_RULES, sizeof(*dp->live_slots));
+	dp->never_used = calloc(SL_MAX_RULES, sizeof(*dp->never_used));
 	dp->ifaces = calloc(opts->n_ifaces ? opts->n_ifaces : 1, sizeof(*dp->ifaces));
-	if (dp->ncpus <= 0 || !dp->slot_names || !dp->live_slots || !dp->ifaces) {
+	if (dp->ncpus <= 0 || !dp->slot_names || !dp->live_slots || !dp->never_used || !dp->ifaces) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -689,6 +767,8 @@ struct dp *dp__open(const struct dp_opts *opts)
 	if (dp->adopted) {
 		load_slot_names(dp);
 		adopt_bitmaps(dp);
+	} else {
+		memset(dp->never_used, 1, SL_MAX_RULES); /* maps made just now are all zero */
 	}
 	/* Chained before any interface is attached, so the first packet meets both programs. */
 	dp->rw = rw__open(&(struct rw_opts){
@@ -717,6 +797,7 @@ void dp__close(struct dp *dp)
 {
 	if (!dp)
 		return;
+	join_install(dp);
 	for (size_t i = 0; i < dp->n_ifaces; i++) {
 		if (dp->ifaces[i].link_fd >= 0)
 			close(dp->ifaces[i].link_fd);
@@ -740,6 +821,7 @@ void dp__close(struct dp *dp)
 	free(dp->ifaces);
 	free(dp->slot_names);
 	free(dp->live_slots);
+	free(dp->never_used);
 	free(dp->st_rules);
 	free(dp->st_rule_ptrs);
 	free(dp->st_ifaces);
@@ -806,7 +888,8 @@ static uint32_t name_hash(const char *name)
 }
 
 /*
- * Gives each rule of g a counter slot: the slot its name had, else a free one (zeroed).
+ * Gives each rule of g a counter slot: the slot its name had, else a free one (zeroed
+ * unless it never held a rule).
  * new_names receives the slot->name table of the new generation.
  */
 static int assign_slots(struct dp *dp, const Sluice__V1__Policy *p, struct compile_gen *g,
@@ -853,7 +936,9 @@ static int assign_slots(struct dp *dp, const Sluice__V1__Policy *p, struct compi
 				break;
 			}
 			slot = next_free;
-			fresh[n_fresh++] = slot;
+			if (!dp->never_used[slot]) /* still zero otherwise: no need to reset it */
+				fresh[n_fresh++] = slot;
+			dp->never_used[slot] = 0;
 		}
 		snprintf(new_names[slot], SL_NAME_LEN, "%s", name);
 		g->rules[r].counter = slot;
@@ -909,9 +994,21 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 	bpf_map_lookup_elem(dp->map_fd[M_GEN], &ctl.slot, &old);
 	clock_gettime(CLOCK_MONOTONIC, &t2);
 
-	ret = wait_idle_slot(dp, slot);
-	if (!ret)
-		ret = bitmaps_prepare(dp, slot, g->n_classes, &install);
+	/*
+	 * The idle slot may be written once it is clean. The previous apply started making
+	 * it so (start_install below) and that is normally done by now. When it is not clean
+	 * the install here is the wait; a fresh bitmap map installed into a clean slot needs
+	 * no wait, so its install runs while the tables are written.
+	 */
+	join_install(dp);
+	ret = bitmaps_prepare(dp, slot, g->n_classes, &install);
+	if (!ret && (install || !dp->clean[slot])) {
+		bool wait = !dp->clean[slot];
+
+		ret = start_install(dp, slot, NULL);
+		if (!ret && wait)
+			ret = join_install(dp);
+	}
 	if (ret) {
 		snprintf(err, errlen, "cannot prepare %u rule bitmaps: %s", g->n_classes, strerror(-ret));
 		goto cleanup;
@@ -926,8 +1023,8 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 	       g->n_rules * sizeof(*g->rules));
 	for (uint32_t c = 0; c < g->n_classes; c++)
 		compile__export_bitmap(g, c, (struct sl_bitmap *)(dp->bm[slot].mem + c * elem_size(sizeof(struct sl_bitmap))));
-	if (install && bpf_map_update_elem(dp->map_fd[M_BITMAPS], &slot, &dp->bm[slot].fd, BPF_ANY)) {
-		ret = -errno;
+	ret = join_install(dp);
+	if (ret) {
 		snprintf(err, errlen, "cannot install the rule bitmaps: %s", strerror(-ret));
 		goto cleanup;
 	}
@@ -955,6 +1052,7 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 		snprintf(err, errlen, "cannot switch generations: %s", strerror(-ret));
 		goto cleanup;
 	}
+	dp->clean[slot] = false;
 
 	/* Live now. Forget the names of rules that left. */
 	for (__u32 s = 0; s < SL_MAX_RULES; s++) {
@@ -967,6 +1065,11 @@ int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errl
 		dp->live_slots[i] = g->rules[i].counter;
 	pr_info("generation %llu live in slot %u: %u rules, %u classes", (unsigned long long)gi.generation, slot,
 		g->n_rules, g->n_classes);
+	/* The slot just retired is clean one grace period from now: wait for that (and free
+	 * the compiled tables) off this path. */
+	if (start_install(dp, slot ^ 1, g))
+		pr_debug("slot %u: cannot retire it now; the next apply waits for it", slot ^ 1);
+	g = NULL;
 	/* Then the routes prepared above, with their own switch. */
 	ret = rw__commit(dp->rw, err, errlen);
 cleanup:

@@ -52,7 +52,9 @@ struct dp *dp__open(const struct dp_opts *opts);
 void dp__close(struct dp *dp);
 
 /* Compiles p into a new generation and switches to it atomically.
- * 0, or -errno with a reason in err (e.g. "policy has 20000 rules; capacity is 16384"). */
+ * 0, or -errno with a reason in err (e.g. "policy has 20000 rules; capacity is 16384").
+ * It returns before the slot it retired is safe to write again (an RCU grace period): a
+ * thread of its own waits for that, which the next dp__apply or dp__close joins. */
 int dp__apply(struct dp *dp, const Sluice__V1__Policy *p, char *err, size_t errlen);
 
 /* True when dp__open adopted pins left by a previous agent instead of loading afresh. */

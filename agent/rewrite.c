@@ -392,6 +392,7 @@ void rw__close(struct rw *rw)
 	for (int i = 0; i < SL_GEN_SLOTS; i++)
 		rw_maglev_release(&rw->mg[i]);
 	rw_pending_free(rw->pending);
+	rw_pending_free(rw->live);
 	rw_status_free(rw);
 	free(rw->live_names);
 	free(rw);

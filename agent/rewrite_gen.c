@@ -37,15 +37,22 @@ void rw_pending_free(struct rw_pending *pg)
 
 /* ---- prepare: check and compile ------------------------------------------------------ */
 
-static Sluice__V1__Policy *policy_copy(const Sluice__V1__Policy *p)
+/* A copy of p's routes (in a policy of their own), which the pending generation's
+ * strings point into. Only the routes: copying 10k rules would cost more than the routes. */
+static Sluice__V1__Policy *routes_copy(const Sluice__V1__Policy *p)
 {
-	size_t len = sluice__v1__policy__get_packed_size(p);
-	uint8_t *buf = malloc(len ? len : 1);
+	Sluice__V1__Policy routes = SLUICE__V1__POLICY__INIT;
+	size_t len;
+	uint8_t *buf;
 	Sluice__V1__Policy *c;
 
+	routes.n_routes = p->n_routes;
+	routes.routes = p->routes;
+	len = sluice__v1__policy__get_packed_size(&routes);
+	buf = malloc(len ? len : 1);
 	if (!buf)
 		return NULL;
-	sluice__v1__policy__pack(p, buf);
+	sluice__v1__policy__pack(&routes, buf);
 	c = sluice__v1__policy__unpack(NULL, len, buf);
 	free(buf);
 	return c;
@@ -124,7 +131,7 @@ int rw__prepare(struct rw *rw, const Sluice__V1__Policy *p, char *err, size_t er
 	pg = calloc(1, sizeof(*pg));
 	if (!pg)
 		return -ENOMEM;
-	pg->policy = policy_copy(p);
+	pg->policy = routes_copy(p);
 	pg->routes = calloc(p->n_routes ? p->n_routes : 1, sizeof(*pg->routes));
 	pg->maglev = malloc((p->n_routes ? p->n_routes : 1) * (size_t)SL_MAGLEV_SIZE);
 	if (!pg->policy || !pg->routes || !pg->maglev) {
@@ -446,6 +453,48 @@ static void update_info(struct rw *rw, const struct rw_pending *pg, const uint8_
 	rw->n_live = pg->n_routes;
 }
 
+static bool same_route(const struct rw_pending_route *a, const struct rw_pending_route *b)
+{
+	if (strcmp(a->name, b->name) || memcmp(a->vip, b->vip, 16) || a->vport != b->vport || a->family != b->family ||
+	    a->proto != b->proto || a->n_backends != b->n_backends)
+		return false;
+	for (uint32_t k = 0; k < a->n_backends; k++) {
+		const struct rw_pending_backend *x = &a->backends[k], *y = &b->backends[k];
+
+		if (memcmp(x->addr, y->addr, 16) || x->port != y->port || x->weight != y->weight ||
+		    strcmp(x->tag ? x->tag : "", y->tag ? y->tag : ""))
+			return false;
+	}
+	return true;
+}
+
+static bool any_draining(const struct rw *rw)
+{
+	for (__u32 s = 0; s < SL_RW_BACKEND_SLOTS; s++) {
+		if (rw->info[s].state == SL_RW_SLOT_DRAINING)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * True when switching to pg would change nothing: the live generation was committed by
+ * this agent from the same routes (so the same Maglev tables and counter slots), and no
+ * backend drains (a drained one would be freed and leave the port filter).
+ */
+static bool commit_is_noop(const struct rw *rw, const struct rw_pending *pg)
+{
+	const struct rw_pending *live = rw->live;
+
+	if (!live || live->n_routes != pg->n_routes || any_draining(rw))
+		return false;
+	for (uint32_t r = 0; r < pg->n_routes; r++) {
+		if (!same_route(&live->routes[r], &pg->routes[r]))
+			return false;
+	}
+	return memcmp(live->maglev, pg->maglev, (size_t)pg->n_routes * SL_MAGLEV_SIZE) == 0;
+}
+
 int rw__commit(struct rw *rw, char *err, size_t errlen)
 {
 	struct rw_pending *pg = rw->pending;
@@ -460,16 +509,24 @@ int rw__commit(struct rw *rw, char *err, size_t errlen)
 	if (!pg)
 		return 0;
 	rw->pending = NULL;
+	if (commit_is_noop(rw, pg)) {
+		/* Switching would cost an RCU grace period (the Maglev install) for nothing. */
+		pr_debug("routes: unchanged (%u routes); no switch", pg->n_routes);
+		rw_pending_free(pg);
+		return 0;
+	}
 	state = calloc(SL_RW_BACKEND_SLOTS, 1);
 	if (!state) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "cannot apply routes: %s", strerror(ENOMEM));
 		goto cleanup;
 	}
-	snap = rw_counters_snapshot(rw);
-	if (snap)
-		rw_expire_draining(rw, now, snap);
-	free(snap);
+	if (any_draining(rw)) { /* the snapshot reads every flow cache entry: only when it matters */
+		snap = rw_counters_snapshot(rw);
+		if (snap)
+			rw_expire_draining(rw, now, snap);
+		free(snap);
+	}
 	ret = assign_slots(rw, pg, state, err, errlen);
 	if (ret)
 		goto cleanup;
@@ -508,6 +565,10 @@ int rw__commit(struct rw *rw, char *err, size_t errlen)
 	update_info(rw, pg, state, now);
 	pr_info("routes: generation %llu switched to (slot %u), %u routes", (unsigned long long)gi.generation, slot,
 		pg->n_routes);
+	/* Kept to recognize an unchanged next commit. */
+	rw_pending_free(rw->live);
+	rw->live = pg;
+	pg = NULL;
 cleanup:
 	free(state);
 	rw_pending_free(pg);

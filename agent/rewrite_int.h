@@ -80,6 +80,7 @@ struct rw {
 	size_t info_len;
 	struct rw_maglev mg[SL_GEN_SLOTS];
 	struct rw_pending *pending;
+	struct rw_pending *live; /* what the last commit switched to; NULL after open (adopted or fresh) */
 	/* live routes in policy order (names), for the status */
 	char (*live_names)[SL_NAME_LEN];
 	uint32_t n_live;

@@ -8,6 +8,8 @@
  * rewrite's figures (bench_rewrite.c): alone, against its own floor, and chained.
  *
  * Prints a table and, on its last line, one JSON object (see tests/bench/run.sh).
+ * With SLUICE_BENCH_APPLY_ROUNDS=N it only times dp__apply: N rounds of 0, 100, 1k and
+ * 10k rules (as the full run applies them), one line per 10k apply, then a summary.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -163,6 +165,40 @@ static int load_xdpfilter(struct bpf_object **objp)
 	return bpf_program__fd(prog);
 }
 
+/* SLUICE_BENCH_APPLY_ROUNDS: the 10k apply alone, round after round; 0 or 1 (failed). */
+static int apply_rounds(struct dp *dp, int rounds)
+{
+	static const uint32_t sizes[] = { 0, 100, 1000, 10000 };
+	double min = 1e9, max = 0, sum = 0;
+	char err[256];
+
+	for (int r = 0; r < rounds; r++) {
+		for (int i = 0; i < 4; i++) {
+			Sluice__V1__Policy *p = ruleset(sizes[i]);
+			double t0 = now_ns(), ms;
+
+			if (dp__apply(dp, p, err, sizeof(err))) {
+				fprintf(stderr, "bench: apply %u rules: %s\n", sizes[i], err);
+				return 1;
+			}
+			ms = (now_ns() - t0) / 1e6;
+			policy__free(p);
+			if (sizes[i] == 10000) {
+				printf("round %d: compile+switch 10k rules: %.1f ms\n", r, ms);
+				min = ms < min ? ms : min;
+				max = ms > max ? ms : max;
+				sum += ms;
+			}
+			/* The full run measures packets between applies: leave the agent that pause. */
+			struct timespec pause = { 0, 200 * 1000 * 1000 };
+			nanosleep(&pause, NULL);
+		}
+	}
+	printf("compile+switch 10k rules over %d rounds: min %.1f, mean %.1f, max %.1f ms\n", rounds, min,
+	       sum / rounds, max);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct frames f;
@@ -190,6 +226,13 @@ int main(int argc, char **argv)
 	}
 	/* The inspection figures are inspection alone; the rewrite is timed on its own below. */
 	rw__set_chained(dp__rewrite(dp), false);
+	if (getenv("SLUICE_BENCH_APPLY_ROUNDS")) {
+		int rounds = atoi(getenv("SLUICE_BENCH_APPLY_ROUNDS")), rc;
+
+		rc = apply_rounds(dp, rounds > 0 ? rounds : 1);
+		dp__close(dp);
+		return rc;
+	}
 	floor_ns = measure(bpf_program__fd(fl->progs.floor_parse_pass), &f, repeat);
 	xf_ns = measure(xf_fd, &f, repeat);
 
