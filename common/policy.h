@@ -48,6 +48,14 @@ int policy__pack(const Sluice__V1__Policy *p, uint8_t **out, size_t *len);
 /* Unpacks bytes; NULL + errno (EBADMSG) when they are not a Policy. */
 Sluice__V1__Policy *policy__unpack(const uint8_t *buf, size_t len);
 
+/*
+ * Whether m, or a message inside it, kept an unknown field numbered 0. protobuf-c takes
+ * one behind an overlong tag (0x80 0x00) but refuses it once written back plainly: such
+ * a message, stored as its encoding, could not be read back. It is the one way a decoded
+ * message fails to decode again (tests/fuzz/fuzz_proto checks that on every input).
+ */
+bool policy__pb_field_zero(const ProtobufCMessage *m);
+
 /* Deep copy through pack/unpack. NULL + errno. */
 Sluice__V1__Policy *policy__dup(const Sluice__V1__Policy *p);
 

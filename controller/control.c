@@ -129,17 +129,13 @@ static enum rpc_code store_revision(struct control *ctl, const struct rpc_peer *
  * apply was cut short (the controller died between storing it and starting its
  * rollout, or the rollout could not start), or one stored with --no-rollout: applying
  * the same content again then rolls it out rather than saying "unchanged" and doing
- * nothing. Sets *yes; false (with *yes false) when the store cannot tell.
+ * nothing. False when the store cannot tell.
  */
-static bool never_rolled_out(struct control *ctl, uint64_t rev, bool *yes)
+static bool never_rolled_out(struct control *ctl, uint64_t rev)
 {
 	bool exists;
 
-	*yes = false;
-	if (!rev || store__rollout_exists_for(ctl->st, rev, &exists))
-		return false;
-	*yes = !exists;
-	return true;
+	return rev && store__rollout_exists_for(ctl->st, rev, &exists) == 0 && !exists;
 }
 
 static enum rpc_code apply_policy(void *user, const struct rpc_peer *peer, const uint8_t *req_buf, size_t req_len,
@@ -156,7 +152,7 @@ static enum rpc_code apply_policy(void *user, const struct rpc_peer *peer, const
 	struct store_rollout started = { 0 };
 	struct store_label *sel = NULL;
 	char hash[POLICY_HASH_HEX], who[300], why[512];
-	bool created = false, orphan = false;
+	bool created = false;
 	enum rpc_code code;
 	int err;
 
@@ -215,9 +211,7 @@ static enum rpc_code apply_policy(void *user, const struct rpc_peer *peer, const
 	if (code)
 		goto cleanup;
 	out.unchanged = !created;
-	if (!created && !req->no_rollout && !never_rolled_out(ctl, out.revision, &orphan))
-		orphan = false;
-	if ((created || orphan) && !req->no_rollout) {
+	if (!req->no_rollout && (created || never_rolled_out(ctl, out.revision))) {
 		authz__who(peer, who, sizeof(who));
 		rreq.revision = out.revision;
 		rreq.author = who;

@@ -78,39 +78,6 @@ static Sluice__V1__Policy *base_policy(char hash[POLICY_HASH_HEX])
 	return base;
 }
 
-/* Whether m or a message inside it kept an unknown field numbered 0 (see below). */
-static bool has_field_zero(const ProtobufCMessage *m)
-{
-	const ProtobufCMessageDescriptor *d;
-
-	if (!m)
-		return false;
-	d = m->descriptor;
-	for (unsigned i = 0; i < m->n_unknown_fields; i++)
-		if (m->unknown_fields[i].tag == 0)
-			return true;
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *at = (const char *)m + f->offset;
-
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
-			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
-
-			for (size_t k = 0; k < n; k++)
-				if (has_field_zero((*(ProtobufCMessage *const *const *)at)[k]))
-					return true;
-		} else if (has_field_zero(*(const ProtobufCMessage *const *)at)) {
-			return true;
-		}
-	}
-	return false;
-}
-
 /*
  * Encoding again gives bytes that decode to the same encoding. Except for one known
  * protobuf-c asymmetry: it takes field number 0 behind an overlong tag (0x80 0x00) and
@@ -126,7 +93,7 @@ static void check_reencode(const ProtobufCMessage *m)
 	if (!buf || protobuf_c_message_pack(m, buf) != len)
 		abort();
 	again = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
-	if (!again && has_field_zero(m)) {
+	if (!again && policy__pb_field_zero(m)) {
 		free(buf);
 		return;
 	}
