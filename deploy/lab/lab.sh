@@ -273,7 +273,9 @@ lab_down() {
 			rm -f "$LAB_BPFFS/$LAB-$n"/* && rmdir "$LAB_BPFFS/$LAB-$n" 2>/dev/null || true
 		fi
 	done
-	if [ "$LAB_MOUNTED_BPFFS" = 1 ] && [ -z "$(ls -A "$LAB_BPFFS" 2>/dev/null)" ]; then
+	# Empty but for the iterators the kernel's bpf_preload puts in every bpffs.
+	if [ "$LAB_MOUNTED_BPFFS" = 1 ] &&
+		[ -z "$(ls -A "$LAB_BPFFS" 2>/dev/null | grep -vx -e maps.debug -e progs.debug)" ]; then
 		umount "$LAB_BPFFS" 2>/dev/null && rmdir "$LAB_BPFFS" /run/sluice 2>/dev/null || true
 	fi
 	if [ "${LAB_KEEP_FILES:-0}" != 1 ]; then
