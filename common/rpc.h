@@ -91,7 +91,8 @@ struct rpc_stream_ops {
 	/* A new stream: return 0 to accept (and set *stream_user), or an rpc_code (or -errno)
 	 * to refuse it. To refuse with a message, accept, rpc_stream__finish() and return 0.
 	 * Any callback may be NULL. A peer's half-close is not reported: the stream stays open
-	 * for our sends until we finish it or the peer goes away. */
+	 * for our sends until we finish it or the peer goes away. peer is valid during the
+	 * call only (copy what the stream needs later). */
 	int (*on_open)(void *user, struct rpc_stream *s, const struct rpc_peer *peer, void **stream_user);
 	/* One message from the peer. The bytes are valid only during the call. */
 	void (*on_message)(void *user, struct rpc_stream *s, void *stream_user, const uint8_t *msg, size_t len);

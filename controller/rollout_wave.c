@@ -605,20 +605,31 @@ static int add_warning(struct store_rollout *r, const char *fmt, ...)
 	return 0;
 }
 
-/* Counts known agents the selector picks that are not connected. */
+struct offline_count {
+	struct rollout_engine *e;
+	const struct rollout_request *req;
+	size_t n;
+};
+
+static void count_offline(void *arg, const struct store_agent *a)
+{
+	struct offline_count *oc = arg;
+
+	if (rollout__selector_matches(oc->req->selector, oc->req->n_selector, a->labels, a->n_labels) &&
+	    !oc->e->fleet.agent(oc->e->fleet.ctx, a->node_id))
+		oc->n++;
+}
+
+/* Counts known agents the selector picks that are not connected. The store is read a
+ * row at a time: at the moment the fleet's updates are on their way, a copy of every
+ * agent's record would add megabytes to the controller's peak. */
 static size_t offline_selected(struct rollout_engine *e, const struct rollout_request *req)
 {
-	struct store_agent *v = NULL;
-	size_t n = 0, off = 0;
+	struct offline_count oc = { .e = e, .req = req };
 
-	if (store__agent_list(e->st, &v, &n))
+	if (store__agent_foreach(e->st, count_offline, &oc))
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (rollout__selector_matches(req->selector, req->n_selector, v[i].labels, v[i].n_labels) &&
-		    !e->fleet.agent(e->fleet.ctx, v[i].node_id))
-			off++;
-	store_agent__free_array(v, n);
-	return off;
+	return oc.n;
 }
 
 /* Builds the new rollout's record around its members p (taken over by ro). */

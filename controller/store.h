@@ -194,6 +194,11 @@ int store__agent_get(struct store *st, const char *node_id, struct store_agent *
 /* All agents sorted by node id, as a malloc'd array (NULL when *n is 0). 0 or -errno. */
 int store__agent_list(struct store *st, struct store_agent **out, size_t *n);
 
+/* Calls fn with every agent, sorted by node id, one row at a time: only one record is in
+ * memory (a is valid during the call only), where store__agent_list() holds them all.
+ * fn must not use the store. 0 or -errno. */
+int store__agent_foreach(struct store *st, void (*fn)(void *arg, const struct store_agent *a), void *arg);
+
 /* Creates or overwrites the agent's record with *a, all but the status blob (that is
  * store__agent_seen()'s). 0 or -errno. */
 int store__agent_put(struct store *st, const struct store_agent *a);

@@ -235,6 +235,28 @@ cleanup:
 	return 0;
 }
 
+int store__agent_foreach(struct store *st, void (*fn)(void *arg, const struct store_agent *a), void *arg)
+{
+	sqlite3_stmt *s = store_db__stmt(st, S_AGENT_LIST);
+	struct store_agent a;
+	int rc, err = 0;
+
+	if (!s)
+		return -errno;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		err = read_agent(s, &a);
+		if (err)
+			goto cleanup;
+		fn(arg, &a);
+		store_agent__clear(&a);
+	}
+	if (rc != SQLITE_DONE)
+		err = store_db__error(st, rc, "listing agents");
+cleanup:
+	store_db__reset(s);
+	return err;
+}
+
 /* Writes one agent row inside the open transaction. 0 or -errno. */
 static int put_one(struct store *st, sqlite3_stmt *s, const struct store_agent *a)
 {
