@@ -852,6 +852,10 @@ int rpc_server__start(struct rpc_server *srv)
 	 * (nothing reads them here), measured with tests/bench/run.sh fanout. */
 	rpc_args__int(&args, GRPC_ARG_ENABLE_CHANNELZ, 0);
 	rpc_args__int(&args, GRPC_ARG_MAX_CHANNEL_TRACE_EVENT_MEMORY_PER_NODE, 0);
+	/* No HPACK dynamic table for what clients send: each connection's table kept copies
+	 * of headers that come once per stream (agents open one stream per connection):
+	 * ~300 bytes a connection for nothing (tests/bench/run.sh fanout). */
+	rpc_args__int(&args, GRPC_ARG_HTTP2_HPACK_TABLE_SIZE_DECODER, 0);
 
 	srv->server = grpc_server_create(rpc_args__get(&args), NULL);
 	srv->cq = grpc_completion_queue_create_for_next(NULL);
