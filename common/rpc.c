@@ -224,14 +224,41 @@ grpc_byte_buffer *rpc_bb__new(const uint8_t *msg, size_t len)
 	return bb;
 }
 
+struct rpc_msg *rpc_msg__new(const uint8_t *data, size_t len)
+{
+	struct rpc_msg *m = malloc(sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->slice = grpc_slice_malloc(len);
+	if (len)
+		memcpy(GRPC_SLICE_START_PTR(m->slice), data, len);
+	return m;
+}
+
+void rpc_msg__free(struct rpc_msg *m)
+{
+	if (!m)
+		return;
+	grpc_slice_unref(m->slice);
+	free(m);
+}
+
 int rpc_sendq__push(struct rpc_sendq *q, const uint8_t *msg, size_t len)
+{
+	return rpc_sendq__push_bb(q, rpc_bb__new(msg, len));
+}
+
+int rpc_sendq__push_bb(struct rpc_sendq *q, grpc_byte_buffer *bb)
 {
 	struct rpc_sendq_node *n;
 
 	n = malloc(sizeof(*n));
-	if (!n)
+	if (!n) {
+		grpc_byte_buffer_destroy(bb);
 		return -ENOMEM;
-	n->bb = rpc_bb__new(msg, len);
+	}
+	n->bb = bb;
 	n->next = NULL;
 	if (q->tail)
 		q->tail->next = n;

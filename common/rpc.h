@@ -168,6 +168,21 @@ void rpc_server__free(struct rpc_server *srv);
  * max_message). */
 int rpc_stream__send(struct rpc_stream *s, const uint8_t *msg, size_t len);
 
+/*
+ * A message body built once and sent to many streams: each send takes a reference to
+ * the same bytes instead of a copy (a policy going to 10,000 agents is held once).
+ */
+struct rpc_msg;
+
+/* A copy of data as a shared body. NULL + errno. */
+struct rpc_msg *rpc_msg__new(const uint8_t *data, size_t len);
+/* Drops the caller's reference; sends still queued or in flight keep theirs. Accepts NULL. */
+void rpc_msg__free(struct rpc_msg *m);
+
+/* Queues head followed by a copy of tail as one message (tail: the few bytes that differ
+ * per stream; up to 23 of them take no allocation). As rpc_stream__send otherwise. */
+int rpc_stream__send_shared(struct rpc_stream *s, const struct rpc_msg *head, const uint8_t *tail, size_t tail_len);
+
 /* Messages queued and not yet written to the transport, the one in flight included
  * (for backpressure). */
 size_t rpc_stream__queued(const struct rpc_stream *s);

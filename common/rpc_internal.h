@@ -49,11 +49,19 @@ struct rpc_sendq {
 	size_t len;
 };
 
+/* A shared message body (see rpc_msg__new): one reference to its slice. */
+struct rpc_msg {
+	grpc_slice slice;
+};
+
 /* A new byte buffer holding a copy of msg (the caller destroys it). */
 grpc_byte_buffer *rpc_bb__new(const uint8_t *msg, size_t len);
 
 /* Copies msg into a new buffer at the tail. 0 or -ENOMEM. */
 int rpc_sendq__push(struct rpc_sendq *q, const uint8_t *msg, size_t len);
+/* Queues bb at the tail; the queue owns it from then on, also on failure (destroyed).
+ * 0 or -ENOMEM. */
+int rpc_sendq__push_bb(struct rpc_sendq *q, grpc_byte_buffer *bb);
 /* Removes and returns the oldest buffer (the caller destroys it); NULL when empty. */
 grpc_byte_buffer *rpc_sendq__pop(struct rpc_sendq *q);
 /* Destroys every queued buffer. */

@@ -994,6 +994,27 @@ int rpc_stream__send(struct rpc_stream *s, const uint8_t *msg, size_t len)
 	return 0;
 }
 
+int rpc_stream__send_shared(struct rpc_stream *s, const struct rpc_msg *head, const uint8_t *tail, size_t tail_len)
+{
+	grpc_slice slices[2];
+	grpc_byte_buffer *bb;
+	int err;
+
+	if (s->closed || s->finishing || s->broken)
+		return -EPIPE;
+	if (GRPC_SLICE_LENGTH(head->slice) + tail_len > (size_t)s->srv->max_message)
+		return -EMSGSIZE;
+	slices[0] = head->slice;
+	slices[1] = grpc_slice_from_copied_buffer((const char *)tail, tail_len);
+	bb = grpc_raw_byte_buffer_create(slices, tail_len ? 2 : 1); /* takes its own references */
+	grpc_slice_unref(slices[1]);
+	err = rpc_sendq__push_bb(&s->q, bb);
+	if (err)
+		return err;
+	pump(s);
+	return 0;
+}
+
 size_t rpc_stream__queued(const struct rpc_stream *s)
 {
 	return s->q.len + (s->send_bb ? 1 : 0);

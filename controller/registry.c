@@ -284,10 +284,11 @@ static int send_update(struct conn *c, struct revcache_entry *e)
 {
 	struct registry *reg = c->reg;
 	uint64_t nonce = ++reg->last_nonce;
+	uint8_t tail[REVCACHE_NONCE_BYTES];
 	int err;
 
-	revcache__set_nonce(e, nonce);
-	err = rpc_stream__send(c->s, e->msg, e->len);
+	revcache__nonce(nonce, tail);
+	err = rpc_stream__send_shared(c->s, e->head, tail, sizeof(tail));
 	if (err)
 		return err;
 	c->nonce = nonce;

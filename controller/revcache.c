@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * revcache.c — see revcache.h. The message is built around the stored policy bytes
- * (which already are the packed Policy) instead of unpacking and packing again, and the
- * nonce is a 10-byte varint (a form every protobuf decoder accepts) so a send only
- * rewrites those bytes.
+ * (which already are the packed Policy) instead of unpacking and packing again. The nonce
+ * goes last, as a 10-byte varint (a form every protobuf decoder accepts, and protobuf
+ * takes fields in any order): everything before it is one shared body that every send
+ * references (rpc_stream__send_shared), and a send adds only its 10 bytes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 #include "common/policy_delta.h"
 #include "revcache.h"
 
-#define NONCE_BYTES 10 /* a uint64 varint in its longest form */
+#define NONCE_BYTES REVCACHE_NONCE_BYTES
 
 struct revcache {
 	struct store *st;
@@ -46,40 +47,42 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 }
 
 /*
- * Encodes ControllerMessage{update: PolicyUpdate{revision, hash, nonce, policy}} into e
- * from the revision number, hash and packed policy (field 4), or with a packed delta in
- * field 5 instead. 0 or -ENOMEM.
+ * Encodes ControllerMessage{update: PolicyUpdate{revision, hash, policy, nonce}} into e,
+ * up to the nonce's value, from the revision number, hash and packed policy (field 4),
+ * or with a packed delta in field 5 instead. 0 or -ENOMEM.
  */
 static int encode(struct revcache_entry *e, uint64_t wire_rev, const char *hash, const uint8_t *policy,
 		  size_t policy_len, unsigned field)
 {
 	Sluice__V1__PolicyUpdate u = SLUICE__V1__POLICY_UPDATE__INIT;
 	size_t head, body, total;
+	struct rpc_msg *m;
 	uint8_t *buf, *p;
 
 	u.revision = wire_rev;
 	u.hash = (char *)hash;
 	head = sluice__v1__policy_update__get_packed_size(&u); /* fields 1 and 2 */
-	body = head + 1 + NONCE_BYTES + 1 + varint_len(policy_len) + policy_len;
+	body = head + 1 + varint_len(policy_len) + policy_len + 1 + NONCE_BYTES;
 	total = 1 + varint_len(body) + body;
-	buf = malloc(total);
+	buf = malloc(total - NONCE_BYTES);
 	if (!buf)
 		return -ENOMEM;
 	p = buf;
 	*p++ = (1 << 3) | 2; /* ControllerMessage.update, length-delimited */
 	p += put_varint(p, body);
 	p += sluice__v1__policy_update__pack(&u, p);
-	*p++ = 3 << 3; /* PolicyUpdate.nonce, varint */
-	e->nonce_at = (size_t)(p - buf);
-	memset(p, 0x80, NONCE_BYTES - 1);
-	p[NONCE_BYTES - 1] = 0;
-	p += NONCE_BYTES;
 	*p++ = (uint8_t)((field << 3) | 2); /* policy or delta, length-delimited: present even when empty */
 	p += put_varint(p, policy_len);
 	if (policy_len)
 		memcpy(p, policy, policy_len);
-	free(e->msg);
-	e->msg = buf;
+	p += policy_len;
+	*p++ = 3 << 3; /* PolicyUpdate.nonce, varint: its value is each send's tail */
+	m = rpc_msg__new(buf, (size_t)(p - buf));
+	free(buf);
+	if (!m)
+		return -ENOMEM;
+	rpc_msg__free(e->head);
+	e->head = m;
 	e->len = total;
 	e->wire_rev = wire_rev;
 	snprintf(e->hash, sizeof(e->hash), "%s", hash);
@@ -109,7 +112,7 @@ void revcache__free(struct revcache *c)
 	if (!c)
 		return;
 	for (int i = 0; i < REVCACHE_SLOTS; i++)
-		free(c->slot[i].msg);
+		rpc_msg__free(c->slot[i].head);
 	free(c);
 }
 
@@ -129,7 +132,7 @@ struct revcache_entry *revcache__get(struct revcache *c, uint64_t rev)
 		return NULL;
 	}
 	for (int i = 0; i < REVCACHE_SLOTS; i++) {
-		if (c->slot[i].msg && c->slot[i].rev == rev && !c->slot[i].base) {
+		if (c->slot[i].head && c->slot[i].rev == rev && !c->slot[i].base) {
 			c->slot[i].used = ++c->clock;
 			return &c->slot[i];
 		}
@@ -164,7 +167,7 @@ static struct revcache_entry *victim(struct revcache *c)
 	for (int i = 1; i < REVCACHE_SLOTS; i++)
 		if (c->slot[i].used < e->used)
 			e = &c->slot[i];
-	free(e->msg);
+	rpc_msg__free(e->head);
 	memset(e, 0, sizeof(*e));
 	return e;
 }
@@ -224,7 +227,7 @@ struct revcache_entry *revcache__get_for(struct revcache *c, uint64_t rev, uint6
 		e = victim(c);
 		err = make_delta(c, e, rev, base_rev, base_hash);
 		if (err) {
-			free(e->msg);
+			rpc_msg__free(e->head);
 			memset(e, 0, sizeof(*e)); /* not cached: the revision itself could not be read */
 			errno = -err;
 			return NULL;
@@ -234,10 +237,8 @@ struct revcache_entry *revcache__get_for(struct revcache *c, uint64_t rev, uint6
 	return e->redirect ? revcache__get(c, rev) : e;
 }
 
-void revcache__set_nonce(struct revcache_entry *e, uint64_t nonce)
+void revcache__nonce(uint64_t nonce, uint8_t p[REVCACHE_NONCE_BYTES])
 {
-	uint8_t *p = e->msg + e->nonce_at;
-
 	for (int i = 0; i < NONCE_BYTES - 1; i++, nonce >>= 7)
 		p[i] = (uint8_t)(nonce | 0x80);
 	p[NONCE_BYTES - 1] = (uint8_t)nonce;
