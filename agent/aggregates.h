@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * aggregates.h — reads the kernel's per-source aggregates (bpf/lib/aggregates.h) once per
- * interval: every entry of sl_agg_src is read and deleted with batch operations
- * (bpf_map_lookup_and_delete_batch) and summed over CPUs, and sl_agg_total is read and
- * turned into the change since the previous read. The port sketch helpers are pure, so
- * the detectors and their tests use them without BPF.
+ * interval: the agent moves the datapath to the other half of sl_agg_src, reads every set
+ * of the half it left with batch operations, merges each source over its set's slots and
+ * the CPUs, and clears the sets it read; sl_agg_total is read and turned into the change
+ * since the previous read. The port sketch helpers are pure, so the detectors and their
+ * tests use them without BPF.
  */
 #ifndef SLUICE_AGENT_AGGREGATES_H
 #define SLUICE_AGENT_AGGREGATES_H
@@ -24,13 +25,14 @@ struct agg_source {
 
 struct agg_reader;
 
-/* A reader of the two maps (fds are borrowed). NULL + errno. */
-struct agg_reader *agg_reader__new(int per_source_fd, int total_fd);
+/* A reader of the maps sl_agg_src, sl_agg_total and sl_agg_ctl (fds are borrowed).
+ * NULL + errno. One reader per datapath: reading moves the datapath's half. */
+struct agg_reader *agg_reader__new(int per_source_fd, int total_fd, int ctl_fd);
 void agg_reader__free(struct agg_reader *r);
 
 /*
- * Drains sl_agg_src into *out (an array owned by the reader, valid until the next call)
- * and sets *total to the traffic since the previous call (the first call gives the
+ * Drains the per-source aggregates counted since the previous call into *out (an array
+ * owned by the reader, valid until the next call) and sets *total to the traffic since the previous call (the first call gives the
  * totals since the datapath started). 0 or -errno; on a partial read the sources read so
  * far are returned.
  */

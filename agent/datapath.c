@@ -53,7 +53,7 @@ enum dp_map {
 	M_BITMAPS,                               /* ARRAY_OF_MAPS: one bitmap map per slot */
 	M_CTL, M_GEN, M_COUNTERS, M_NAMES, M_STATS, M_META,
 	M_SAMPLES, M_SAMPLE_BATCH, M_RL_RULE, M_RL_SOURCE, M_CHAIN,
-	M_AGG_SRC, M_AGG_TOTAL, /* per-source aggregates, read by the agent's detectors */
+	M_AGG_SRC, M_AGG_TOTAL, M_AGG_CTL, /* per-source aggregates, read by the agent's detectors */
 	M_COUNT
 };
 
@@ -63,7 +63,7 @@ static const char *const map_names[M_COUNT] = {
 	"sl_ivl4", "sl_ivl6", "sl_ports", "sl_l4", "sl_rules", "sl_bitmaps",
 	"sl_ctl", "sl_gen", "sl_rule_counters", "sl_rule_names", "sl_stats", "sl_meta",
 	"sl_samples", "sl_sample_batch", "sl_rl_rule", "sl_rl_source", "sl_chain",
-	"sl_agg_src", "sl_agg_total",
+	"sl_agg_src", "sl_agg_total", "sl_agg_ctl",
 };
 
 /* Entry size and count of each double-buffered table (see bpf/lib/maps.h). */
@@ -118,6 +118,7 @@ struct dp {
 	__u32 prog_id;
 	bool adopted;
 	bool reload;                      /* dp_opts.reload_programs */
+	bool no_vcache;                   /* dp_opts.no_verdict_cache */
 	uint32_t capacity;
 	struct dp_iface *ifaces;
 	size_t n_ifaces;
@@ -291,6 +292,7 @@ static int load_skeleton(struct dp *dp, bool reuse_pinned)
 			return err;
 		}
 	}
+	dp->skel->rodata->sl_vc_on = !dp->no_vcache;
 	err = inspect__load(dp->skel);
 	if (err) {
 		pr_err("the kernel refused the inspection program (%s); run with --log-level debug for the verifier log",
@@ -702,6 +704,7 @@ struct dp *dp__open(const struct dp_opts *opts)
 	dp->capacity = opts->rule_capacity && opts->rule_capacity < SL_MAX_RULES ? opts->rule_capacity : SL_MAX_RULES;
 	dp->ncpus = libbpf_num_possible_cpus();
 	dp->reload = opts->reload_programs;
+	dp->no_vcache = opts->no_verdict_cache;
 	dp->slot_names = calloc(SL_MAX_RULES, sizeof(*dp->slot_names));
 	dp->live_slots = calloc(SL_MAX_RULES, sizeof(*dp->live_slots));
 	dp->never_used = calloc(SL_MAX_RULES, sizeof(*dp->never_used));
@@ -1130,10 +1133,11 @@ int dp__samples_fd(const struct dp *dp)
 	return dp->map_fd[M_SAMPLES];
 }
 
-int dp__aggregates_fds(const struct dp *dp, int *per_source, int *total)
+int dp__aggregates_fds(const struct dp *dp, int *per_source, int *total, int *ctl)
 {
 	*per_source = dp->map_fd[M_AGG_SRC];
 	*total = dp->map_fd[M_AGG_TOTAL];
+	*ctl = dp->map_fd[M_AGG_CTL];
 	return 0;
 }
 

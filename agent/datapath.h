@@ -40,6 +40,7 @@ struct dp_opts {
 	uint32_t rule_capacity;        /* 0: the built-in maximum */
 	bool rewrite_fib;              /* routed packets leave by FIB lookup + redirect (rewrite.h) */
 	bool reload_programs;          /* load this build's programs even when the pinned ones are the same */
+	bool no_verdict_cache;         /* classify every packet (benchmarks; see bpf/lib/vcache.h) */
 };
 
 struct dp;
@@ -84,9 +85,9 @@ int dp__rule_counters(struct dp *dp, const char *name, struct sl_counter *out);
 /* The sampled-packet ring buffer (struct sl_sample records), for a consumer. */
 int dp__samples_fd(const struct dp *dp);
 
-/* The per-source aggregate maps (sl_agg_src, LRU per-CPU hash; sl_agg_total, per-CPU
- * array; struct sl_agg in bpf/sluice_abi.h), for the detectors. 0. */
-int dp__aggregates_fds(const struct dp *dp, int *per_source, int *total);
+/* The per-source aggregate maps (sl_agg_src and sl_agg_total, per-CPU arrays, and
+ * sl_agg_ctl; see bpf/lib/aggregates.h), for the detectors' reader (aggregates.h). 0. */
+int dp__aggregates_fds(const struct dp *dp, int *per_source, int *total, int *ctl);
 
 /* Name of the live rule using a counter slot (sl_sample.counter), or NULL. Not thread-safe
  * against dp__apply. */

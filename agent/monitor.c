@@ -450,10 +450,10 @@ struct monitor *monitor__new(const struct monitor_opts *o)
 		return NULL;
 	}
 	if (o->dp) {
-		int src_fd, total_fd;
+		int src_fd, total_fd, ctl_fd;
 
-		dp__aggregates_fds(o->dp, &src_fd, &total_fd);
-		m->agg = agg_reader__new(src_fd, total_fd);
+		dp__aggregates_fds(o->dp, &src_fd, &total_fd, &ctl_fd);
+		m->agg = agg_reader__new(src_fd, total_fd, ctl_fd);
 		if (!m->agg)
 			pr_warn("monitor: cannot read the kernel's aggregates (%s); the flood and scan detectors are off",
 				strerror(errno));

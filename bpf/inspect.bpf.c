@@ -42,6 +42,7 @@
 #include "lib/parse.h"
 #include "lib/ratelimit.h"
 #include "lib/sample.h"
+#include "lib/vcache.h"
 
 static __always_inline void sl_stat(__u32 reason)
 {
@@ -51,15 +52,49 @@ static __always_inline void sl_stat(__u32 reason)
 		(*v)++;
 }
 
+/*
+ * A verdict from the cache (lib/vcache.h): counts the count rules it carries and the
+ * deciding rule, as classifying would have, and points *rule at the deciding rule.
+ * Returns -1 when no rule decides.
+ */
+static __always_inline int sl_cached_verdict(const struct sl_vc_entry *vc, __u32 slot, __u32 bytes,
+					     struct sl_rule **rule)
+{
+	struct sl_rule_table *rules;
+	struct sl_rule *r;
+
+	for (int i = 0; i < SL_VC_COUNTS; i++) {
+		if (i < vc->n_counts) {
+			__u32 cs = vc->counts[i];
+			struct sl_counter *c = bpf_map_lookup_elem(&sl_rule_counters, &cs);
+
+			if (c) {
+				c->packets++;
+				c->bytes += bytes;
+			}
+		}
+	}
+	if (vc->match < 0)
+		return -1;
+	rules = bpf_map_lookup_elem(&sl_rules, &slot);
+	if (!rules)
+		return -1;
+	r = &rules->rule[vc->match & (SL_MAX_RULES - 1)];
+	sl_count_rule(r, bytes);
+	*rule = r;
+	return 0;
+}
+
 SEC("xdp")
 int sl_inspect(struct xdp_md *ctx)
 {
 	__u32 bytes = ctx->data_end - ctx->data;
 	struct sl_rule *rule = NULL;
 	struct sl_pkt p = {};
+	struct sl_vc_entry *vc;
 	struct sl_gen_info *gi;
 	struct sl_ctl *ctl;
-	__u32 zero = 0, slot;
+	__u32 zero = 0, slot, vc_slot;
 	int reason;
 
 	sl_stat(SL_STAT_PACKETS);
@@ -82,7 +117,13 @@ int sl_inspect(struct xdp_md *ctx)
 		sl_stat(p.stat);
 	sl_aggregate(&p, bytes);
 
-	if (sl_classify(&p, slot, gi, bytes, &rule) < 0 || !rule) {
+	vc = sl_vc_get(&p, gi->generation, &vc_slot);
+	if (vc) {
+		if (sl_cached_verdict(vc, slot, bytes, &rule) < 0) {
+			sl_stat(SL_STAT_NO_MATCH);
+			goto pass;
+		}
+	} else if (sl_classify(&p, slot, gi, bytes, vc_slot, &rule) < 0 || !rule) {
 		sl_stat(SL_STAT_NO_MATCH);
 		goto pass;
 	}

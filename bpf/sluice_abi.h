@@ -15,7 +15,7 @@
 
 #include <linux/types.h>
 
-#define SL_ABI_VERSION 5
+#define SL_ABI_VERSION 6
 
 #ifndef SL_MAX_RULES
 #define SL_MAX_RULES 16384 /* rules per generation; a multiple of 64 */
@@ -142,12 +142,14 @@ struct sl_sample {
  * opened (TCP SYN without ACK) or sent to (UDP from a higher to a lower port): bit
  * sl_agg_port_bit(dport) is set, and n bits clear of m estimate m * ln(m / n) ports.
  */
-#define SL_AGG_SOURCES 16384  /* sources tracked per interval (LRU) */
+#define SL_AGG_SOURCES 16384  /* sources tracked per interval and CPU: a power of 2 */
+#define SL_AGG_WAYS 4         /* slots per set (a source has one set, by its address) */
+#define SL_AGG_SETS (SL_AGG_SOURCES / SL_AGG_WAYS) /* sets per half */
 #define SL_AGG_PORT_BITS 512
 #define SL_AGG_PORT_WORDS (SL_AGG_PORT_BITS / 64)
 
 struct sl_agg_key {
-	__u32 family;  /* 4 or 6 */
+	__u32 family;  /* 4 or 6; 0: a free slot */
 	__u8 addr[16]; /* IPv4 in the first 4 bytes */
 };
 
@@ -158,6 +160,31 @@ struct sl_agg {
 	__u64 synacks; /* TCP SYN with ACK */
 	__u64 rsts;    /* TCP RST */
 	__u64 ports[SL_AGG_PORT_WORDS];
+};
+
+/* A per-source slot: whose it is, and what it counted this interval. */
+struct sl_agg_slot {
+	struct sl_agg_key key;
+	__u32 pad;
+	struct sl_agg agg;
+};
+
+struct sl_agg_set {
+	struct sl_agg_slot way[SL_AGG_WAYS];
+};
+
+/* A source's set: a multiplicative hash of its address (64-bit halves, as on the wire). */
+static inline __u32 sl_agg_set_of(__u64 a0, __u64 a1)
+{
+	__u64 x = (a0 ^ (a1 * 0x9E3779B97F4A7C15ULL)) * 0xFF51AFD7ED558CCDULL;
+
+	return (__u32)(x >> 32) & (SL_AGG_SETS - 1);
+}
+
+/* Which half of sl_agg_src the datapath counts into (the agent reads the other). */
+struct sl_agg_ctl {
+	__u32 half; /* 0 or 1 */
+	__u32 pad;
 };
 
 /* The sketch bit of a destination port: a mixing hash to 9 bits, random-like even for
@@ -303,6 +330,23 @@ struct sl_fc_entry {
 
 #define SL_FC_FWD 0
 #define SL_FC_REV 1
+
+#ifndef SL_VERDICT_CACHE
+#define SL_VERDICT_CACHE 4096 /* per-CPU verdict cache entries (bpf/lib/vcache.h): a power of 2 */
+#endif
+#define SL_VC_COUNTS 3    /* count rules a cached verdict carries; more are not cached */
+#define SL_VC_KEY_WORDS 5 /* the classified fields of a packet, as 64-bit words */
+
+/* Per-CPU verdict cache entry: classification's answer for one set of packet fields,
+ * valid while generation is the live generation's. */
+struct sl_vc_entry {
+	__u64 key[SL_VC_KEY_WORDS];
+	__u64 generation;
+	__s32 match;                /* deciding rule index in the generation, or -1: none */
+	__u16 counts[SL_VC_COUNTS]; /* counter slots of the count rules that matched first */
+	__u16 n_counts;             /* how many matched; more than SL_VC_COUNTS: not cacheable */
+	__u32 pad;
+};
 
 struct sl_rw_backend {
 	__u8 addr[16];

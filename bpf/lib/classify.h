@@ -21,6 +21,7 @@
 #include "sluice_abi.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/vcache.h"
 
 #define SL_FIELDS 5
 
@@ -72,6 +73,7 @@ struct sl_match_ctx {
 	__u32 sw;             /* summary word being consumed */
 	__u32 w;              /* bitmap word whose matches are in x */
 	__u64 x;              /* matching rules of word w not yet visited */
+	struct sl_vc_entry *vc; /* where the count rules matched go (the verdict cache entry) */
 	__u64 cand[SL_SUMMARY_WORDS]; /* words where every field allows some rule */
 };
 
@@ -114,6 +116,7 @@ static long sl_match_step(__u32 iter, void *data)
 		m->match = (__s32)idx;
 		return 1;
 	}
+	sl_vc_add_count(m->vc, r->counter);
 	return 0;
 }
 
@@ -198,12 +201,14 @@ static __always_inline int sl_addr_class6(__u32 table, __u64 ah, __u64 al, __u32
 /*
  * Classifies p against generation slot (whose info is gi). Returns the index of the
  * deciding rule and points *rule at it, or -1 when no rule decided (no match, or a
- * table missing an entry the agent always writes, which only a bug could cause).
+ * table missing an entry the agent always writes, which only a bug could cause). Counts
+ * every rule it visits, and remembers the verdict in the verdict cache slot vc (see
+ * lib/vcache.h) unless the tables were incomplete.
  */
 static __always_inline __s32 sl_classify(const struct sl_pkt *p, __u32 slot, const struct sl_gen_info *gi,
-					 __u32 bytes, struct sl_rule **rule)
+					 __u32 bytes, __u32 vc, struct sl_rule **rule)
 {
-	struct sl_match_ctx m = { .bytes = bytes, .match = -1 };
+	struct sl_match_ctx m = { .bytes = bytes, .match = -1, .vc = sl_vc_start(vc) };
 	__u32 cls[SL_FIELDS];
 	struct sl_port_table *pt;
 	struct sl_l4_table *lt;
@@ -225,7 +230,7 @@ static __always_inline __s32 sl_classify(const struct sl_pkt *p, __u32 slot, con
 		err = sl_addr_class6(slot * 2, bpf_be64_to_cpu(s6[0]), bpf_be64_to_cpu(s6[1]), &cls[0]);
 		err |= sl_addr_class6(slot * 2 + 1, bpf_be64_to_cpu(d6[0]), bpf_be64_to_cpu(d6[1]), &cls[1]);
 	}
-	if (err)
+	if (err || !m.vc)
 		return -1;
 
 	pt = bpf_map_lookup_elem(&sl_ports, &slot);
@@ -253,6 +258,7 @@ static __always_inline __s32 sl_classify(const struct sl_pkt *p, __u32 slot, con
 	/* At most one step per word and one per rule. */
 	if (any)
 		bpf_loop(gi->n_words + gi->n_rules, sl_match_step, &m, 0);
+	sl_vc_finish(m.vc, p, vc, gi->generation, m.match);
 	if (m.match < 0)
 		return -1;
 	*rule = &m.rules->rule[m.match & (SL_MAX_RULES - 1)];

@@ -169,15 +169,22 @@ struct {
 	__type(value, struct sl_meta);
 } sl_meta SEC(".maps");
 
-/* Per-source packets, bytes, SYNs, SYN-ACKs and destination-port sketch since the agent
- * last read them (it reads and deletes in batches); LRU, so a flood of sources evicts the
- * quiet ones instead of failing. */
+/* Per-source packets, bytes, SYNs, SYN-ACKs and destination-port sketch for the agent's
+ * detectors, per CPU: two halves of SL_AGG_SETS sets; the datapath counts into the half
+ * sl_agg_ctl names while the agent reads and clears the other (see lib/aggregates.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, SL_AGG_SOURCES);
-	__type(key, struct sl_agg_key);
-	__type(value, struct sl_agg);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * SL_AGG_SETS);
+	__type(key, __u32);
+	__type(value, struct sl_agg_set);
 } sl_agg_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_agg_ctl);
+} sl_agg_ctl SEC(".maps");
 
 /* The same summed over every source, never evicted (the agent diffs successive reads). */
 struct {

@@ -62,7 +62,7 @@ struct sl_pkt {
 	__u32 stat;     /* why the packet is classified partially or is malformed (see above), else 0 */
 	__u8 routed;    /* an IPv6 routing header with segments left: dst is not the final one */
 	__u8 pad[3];
-};
+} __attribute__((aligned(8))); /* read as 64-bit words by the verdict cache (lib/vcache.h) */
 
 struct sl_cursor {
 	void *pos;

@@ -288,6 +288,74 @@ static void test_generation_switch(void **state)
 	policy__free(b);
 }
 
+static int run_n(struct dp *dp, const struct pkt_spec *s, uint32_t repeat)
+{
+	uint8_t buf[512];
+	size_t len = pkt__build(s, buf);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = (__u32)len, .repeat = repeat);
+
+	assert_int_equal(bpf_prog_test_run_opts(dp__prog_fd(dp), &o), 0);
+	return (int)o.retval;
+}
+
+/*
+ * The verdict cache (bpf/lib/vcache.h): repeats of one packet are decided from it, and
+ * count as classified ones do, count rules included (up to SL_VC_COUNTS cached; with
+ * more the packet is classified each time); a generation switch retires every entry.
+ */
+static void test_verdict_cache(void **state)
+{
+	struct dp *dp = *state;
+	Sluice__V1__Policy *p = pb_new(), *q = pb_new();
+	struct pkt_spec few = { 4, "10.9.0.1", "10.0.0.1", UDP, 40000, 53 };
+	struct pkt_spec many = { 4, "10.9.0.1", "10.0.0.1", UDP, 40000, 54 };
+	char name[32];
+	Sluice__V1__Rule *r;
+
+	/* Two count rules for port 53, five for port 54; then a drop for both. */
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "count-%d", i);
+		r = pb_rule(p, name, (uint32_t)i, SLUICE__V1__ACTION__ACTION_COUNT);
+		r->match->proto = UDP;
+		pb_dport(r, i < 2 ? 53 : 54, 54);
+	}
+	r = pb_rule(p, "drop-dns", 10, SLUICE__V1__ACTION__ACTION_DROP);
+	r->match->proto = UDP;
+	pb_dport(r, 53, 54);
+	apply_ok(dp, p);
+
+	uint64_t hits0 = stat_of(dp, SL_STAT_NO_MATCH);
+	assert_int_equal(run_n(dp, &few, 100), XDP_DROP);
+	assert_int_equal(packets_of(dp, "count-0"), 100);
+	assert_int_equal(packets_of(dp, "count-1"), 100);
+	assert_int_equal(packets_of(dp, "drop-dns"), 100);
+	assert_int_equal(run_n(dp, &many, 100), XDP_DROP);
+	assert_int_equal(packets_of(dp, "count-0"), 200);
+	assert_int_equal(packets_of(dp, "count-1"), 200);
+	for (int i = 2; i < 5; i++) {
+		snprintf(name, sizeof(name), "count-%d", i);
+		assert_int_equal(packets_of(dp, name), 100);
+	}
+	assert_int_equal(packets_of(dp, "drop-dns"), 200);
+	assert_int_equal(stat_of(dp, SL_STAT_NO_MATCH), hits0);
+
+	/* The same rule names, now passing: the cached drop must not outlive its generation. */
+	r = pb_rule(q, "drop-dns", 10, SLUICE__V1__ACTION__ACTION_PASS);
+	r->match->proto = UDP;
+	pb_dport(r, 53, 54);
+	apply_ok(dp, q);
+	assert_int_equal(run_n(dp, &few, 10), XDP_PASS);
+	assert_int_equal(packets_of(dp, "drop-dns"), 210);
+	apply_ok(dp, p);
+	assert_int_equal(run_n(dp, &few, 10), XDP_DROP);
+	/* And with no rule deciding, the cached "no match" counts as one. */
+	few.dport = 80;
+	assert_int_equal(run_n(dp, &few, 10), XDP_PASS);
+	assert_int_equal(stat_of(dp, SL_STAT_NO_MATCH), hits0 + 10);
+	policy__free(p);
+	policy__free(q);
+}
+
 static void test_refused_policy_keeps_live_generation(void **state)
 {
 	struct dp *dp = *state;
@@ -508,6 +576,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verdicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters_and_reasons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generation_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verdict_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_policy_keeps_live_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit_per_rule, setup, teardown),

@@ -7,6 +7,7 @@
  * buffer by the batched consumer (samples.h) and parsed by the monitor into API usage.
  */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,11 +96,11 @@ static void test_aggregates(void **state)
 	struct agg_reader *r;
 	const struct agg_source *v, *a;
 	struct agg_source total;
-	int src_fd, total_fd;
+	int src_fd, total_fd, ctl_fd;
 	size_t n;
 
-	dp__aggregates_fds(dp, &src_fd, &total_fd);
-	r = agg_reader__new(src_fd, total_fd);
+	dp__aggregates_fds(dp, &src_fd, &total_fd, &ctl_fd);
+	r = agg_reader__new(src_fd, total_fd, ctl_fd);
 	assert_non_null(r);
 	agg_reader__collect(r, &v, &n, &total); /* start from zero */
 
@@ -139,16 +140,45 @@ static void test_aggregates(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(total.packets, 0);
 
-	/* More sources than the LRU holds: it keeps counting, the newest win. */
-	for (int i = 0; i < SL_AGG_SOURCES + 2000; i++) {
+	/* More sources than a CPU's table holds: it keeps counting, and a flood of new
+	 * addresses takes the slots of quiet sources, never of the busy one (10.7.0.9).
+	 * One CPU, so that the table is one table. */
+	cpu_set_t one, was;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	run(dp, &(struct pkt_spec){ 4, "10.7.0.9", "10.0.0.1", UDP, 5000, 9 }, NULL, 50);
+	for (int i = 0; i < 3 * SL_AGG_SOURCES; i++) {
 		char ip[32];
 
 		snprintf(ip, sizeof(ip), "10.%d.%d.%d", 100 + (i >> 16), (i >> 8) & 255, i & 255);
 		run(dp, &(struct pkt_spec){ 4, ip, "10.0.0.1", UDP, 5000, 9 }, NULL, 1);
 	}
 	assert_int_equal(agg_reader__collect(r, &v, &n, &total), 0);
-	assert_true(n > SL_AGG_SOURCES / 2 && n <= SL_AGG_SOURCES);
-	assert_int_equal(total.packets, SL_AGG_SOURCES + 2000);
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+	assert_true(n > SL_AGG_SOURCES * 3 / 4 && n <= SL_AGG_SOURCES);
+	assert_int_equal(total.packets, 3 * SL_AGG_SOURCES + 50);
+	a = find(v, n, "10.7.0.9");
+	assert_non_null(a);
+	assert_int_equal(a->packets, 50);
+
+	/* Counting goes on while the agent reads: nothing counted twice or lost. */
+	uint64_t sum = 0;
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 1000; i++) {
+			char ip[32];
+
+			snprintf(ip, sizeof(ip), "10.8.%d.%d", i >> 8, i & 255);
+			run(dp, &(struct pkt_spec){ 4, ip, "10.0.0.1", UDP, 5000, 9 }, NULL, 1);
+		}
+		assert_int_equal(agg_reader__collect(r, &v, &n, &total), 0);
+		assert_int_equal(total.packets, 1000);
+		for (size_t i = 0; i < n; i++)
+			sum += v[i].packets;
+	}
+	assert_int_equal(sum, 4000);
 	agg_reader__free(r);
 }
 
