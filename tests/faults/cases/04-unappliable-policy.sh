@@ -6,6 +6,10 @@ EXPECTED="NACK with reason, sent once; last good enforced"
 # applied: gw1 must NACK it naming the capacity, keep enforcing the base revision (the
 # flows show it), and the controller must not send it again — not while the stream
 # stays up, and not after gw1 reconnects.
+gw1_nacked() {
+	[[ $(agent_field gw1 'd["state"]') == NACKED ]]
+}
+
 fault_case() {
 	local bad nacks err state
 	fault_lab --rule-capacity 3 || return 1
@@ -20,6 +24,8 @@ fault_case() {
 	bad=$(newest_revision)
 	[ "$bad" -gt "$BASE_REV" ] || { observe "the controller stored no new revision"; return 1; }
 	lab_wait 20 "gw1 NACKs revision $bad" bash -c "grep -q 'revision $bad rejected' '$LAB_DIR/gw1.log'"
+	# The agent logs the rejection a moment before the controller has its NACK.
+	lab_wait 10 "the controller has gw1's NACK" gw1_nacked
 	state=$(agent_field gw1 'd["state"], d["applied_revision"]')
 	err=$(agent_field gw1 'd["last_error"]')
 	say "gw1: $state; last error: $err"
