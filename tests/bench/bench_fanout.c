@@ -13,7 +13,10 @@
  * its RSS among them: the floor's RSS with every agent connected is what the gRPC core
  * itself holds per connection, which no change in the controller can reduce.
  *
- *   bench_fanout [--agents N] [--rules R] [--threads T] [--controller PATH]
+ *   bench_fanout [--agents N] [--rules R] [--threads T] [--soak A] [--controller PATH]
+ *
+ * --soak A: after the measured applies, A more one-rule edits (1 % still frozen), printing
+ * the controller's RSS every 10, to see whether it settles (JSON key rss_mb_after_soak).
  *
  * Needs RLIMIT_NOFILE of at least 2N + some (raised here when allowed). Last line: one
  * JSON object.
@@ -304,8 +307,11 @@ int main(int argc, char **argv)
 	static const struct option lo[] = { { "agents", 1, NULL, 'n' }, { "rules", 1, NULL, 'r' },
 					    { "threads", 1, NULL, 't' }, { "controller", 1, NULL, 'c' },
 					    { "floor", 1, NULL, 'F' },	 { "frozen-child", 1, NULL, 'Z' },
-					    { "count", 1, NULL, 'k' },	 { NULL, 0, NULL, 0 } };
+					    { "count", 1, NULL, 'k' },	 { "soak", 1, NULL, 's' },
+					    { NULL, 0, NULL, 0 } };
 	size_t agents = 10000, rules = 100, nthreads = 2, frozen_count = 0, n_frozen, n_live, upd_len = 0, whole_len = 0;
+	size_t soak = 0;
+	double soak_rss = 0;
 	const char *ctl_bin = "build/bin/sluice-controller", *floor_listen = NULL, *frozen_target = NULL;
 	char dir[] = "/tmp/sluice-bench-fanout.XXXXXX", db[128], ctl_target[64], floor_target[64], frozen_n[32];
 	char exe[4096], cmd[256];
@@ -334,8 +340,9 @@ int main(int argc, char **argv)
 		case 'F': floor_listen = optarg; break;
 		case 'Z': frozen_target = optarg; break;
 		case 'k': frozen_count = strtoul(optarg, NULL, 10); break;
+		case 's': soak = strtoul(optarg, NULL, 10); break;
 		default:
-			fprintf(stderr, "usage: bench_fanout [--agents N] [--rules R] [--threads T] [--controller PATH]\n");
+			fprintf(stderr, "usage: bench_fanout [--agents N] [--rules R] [--threads T] [--soak A] [--controller PATH]\n");
 			return 2;
 		}
 	}
@@ -442,6 +449,20 @@ int main(int argc, char **argv)
 	if (measured_apply(&f, cch, ctl, whole, &rev, &run_w))
 		goto cleanup;
 	print_run("  every rule changed (whole):", &run_w, n_live);
+	for (size_t i = 0; i < soak; i++) {
+		Sluice__V1__Policy *p = make_policy(rules, 0, (5 + i) % rules, (unsigned)(5 + i));
+		struct run r;
+		int err = p ? measured_apply(&f, cch, ctl, p, &rev, &r) : -ENOMEM;
+
+		policy__free(p);
+		if (err)
+			goto cleanup;
+		fanout__sleep_ms(1000);
+		proc_usage(ctl, &soak_rss, &hwm, &cpu);
+		if ((i + 1) % 10 == 0 || i + 1 == soak)
+			printf("soak: %zu more applies, controller RSS %.1f MB (p99 of the last %.1f ms)\n", i + 1, soak_rss,
+			       r.r.p99_ms);
+	}
 	printf("ratios: controller/floor p99 %.2f, RSS %.2f; 1%% frozen/all live p99 %.2f (target < 1.20); whole/delta p99 %.2f\n"
 	       "(each controller line: the better of two applies)\n"
 	       "targets: p99 <= 1000 ms and controller RSS <= 300 MB at 10,000 agents\n",
@@ -452,11 +473,11 @@ int main(int argc, char **argv)
 	       "\"p99_ms_with_frozen\":%.1f,\"controller_peak_rss_mb\":%.1f,\"controller_cpu_s\":%.2f,"
 	       "\"floor_p99_ms\":%.1f,\"ratio_vs_floor\":%.2f,\"frozen_ratio\":%.2f,\"p99_ms_whole_policy\":%.1f,"
 	       "\"rules\":%zu,\"update_bytes\":%zu,\"whole_update_bytes\":%zu,\"acked\":%zu,\"live\":%zu,"
-	       "\"reconnects\":%zu,\"floor_rss_mb\":%.1f}\n",
+	       "\"reconnects\":%zu,\"floor_rss_mb\":%.1f,\"soak_applies\":%zu,\"rss_mb_after_soak\":%.1f}\n",
 	       agents, run_a.r.p50_ms, run_a.r.p99_ms, run_a.r.max_ms, run_a.rss_mb, run_b.r.p99_ms, run_b.peak_mb,
 	       run_a.cpu_s, floor_r.p99_ms, floor_r.p99_ms > 0 ? run_a.r.p99_ms / floor_r.p99_ms : 0,
 	       run_a.r.p99_ms > 0 ? run_b.r.p99_ms / run_a.r.p99_ms : 0, run_w.r.p99_ms, rules, upd_len, whole_len,
-	       run_a.r.acked, n_live, fanout__reopened(sl, nthreads), floor_rss);
+	       run_a.r.acked, n_live, fanout__reopened(sl, nthreads), floor_rss, soak, soak_rss);
 	rc = run_a.r.acked == n_live && run_b.r.acked == n_live ? 0 : 1;
 cleanup:
 	fanout__fleet_stop(&f, th);

@@ -5,7 +5,7 @@
 #   datapath [REPEAT]   inspection ns/packet at 0/100/1k/10k rules vs floor and xdp-filter;
 #                       routing rewrite (conntrack hit, new flow) at 1 and 1k routes vs its
 #                       floor, and inspection + rewrite chained at 1k rules and 1k routes
-#   fanout [--agents N] [--rules R] [--threads T]
+#   fanout [--agents N] [--rules R] [--threads T] [--soak A]
 #                       ApplyPolicy to the last Ack over N simulated agents (default 10000),
 #                       controller RSS and CPU, and with 1% of them frozen; vs a bare
 #                       gRPC fan-out measured in the same run
