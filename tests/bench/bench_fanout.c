@@ -16,7 +16,8 @@
  *   bench_fanout [--agents N] [--rules R] [--threads T] [--soak A] [--controller PATH]
  *
  * --soak A: after the measured applies, A more one-rule edits (1 % still frozen), printing
- * the controller's RSS every 10, to see whether it settles (JSON key rss_mb_after_soak).
+ * the controller's RSS every 10, to see whether it settles (JSON key rss_mb_after_soak);
+ * and the floor server pushes its message A more times (floor_rss_mb_after_soak).
  *
  * Needs RLIMIT_NOFILE of at least 2N + some (raised here when allowed). Last line: one
  * JSON object.
@@ -311,7 +312,7 @@ int main(int argc, char **argv)
 					    { NULL, 0, NULL, 0 } };
 	size_t agents = 10000, rules = 100, nthreads = 2, frozen_count = 0, n_frozen, n_live, upd_len = 0, whole_len = 0;
 	size_t soak = 0;
-	double soak_rss = 0;
+	double soak_rss = 0, floor_soak_rss = 0;
 	const char *ctl_bin = "build/bin/sluice-controller", *floor_listen = NULL, *frozen_target = NULL;
 	char dir[] = "/tmp/sluice-bench-fanout.XXXXXX", db[128], ctl_target[64], floor_target[64], frozen_n[32];
 	char exe[4096], cmd[256];
@@ -411,6 +412,16 @@ int main(int argc, char **argv)
 	floor_count(fch, upd, upd_len);
 	floor_r = fanout__wait_acks(&f, t0);
 	proc_usage(flo, &floor_rss, &hwm, &cpu);
+	for (size_t i = 0; i < soak; i++) {
+		for (size_t j = 0; j < f.n; j++)
+			atomic_store(&f.s[j].acked_ns, 0);
+		floor_count(fch, upd, upd_len);
+		fanout__wait_acks(&f, fanout__now_ns());
+		fanout__sleep_ms(1000);
+		proc_usage(flo, &floor_soak_rss, &hwm, &cpu);
+		if ((i + 1) % 10 == 0 || i + 1 == soak)
+			printf("floor soak: %zu more pushes, server RSS %.1f MB\n", i + 1, floor_soak_rss);
+	}
 	fanout__fleet_stop(&f, th);
 	printf("%-30s p50 %8.1f ms  p99 %8.1f ms  max %8.1f ms  (%zu/%zu acked)  server RSS %.0f MB connected, %.0f MB after\n",
 	       "floor (bare gRPC fan-out):", floor_r.p50_ms, floor_r.p99_ms, floor_r.max_ms, floor_r.acked, n_live,
@@ -473,11 +484,11 @@ int main(int argc, char **argv)
 	       "\"p99_ms_with_frozen\":%.1f,\"controller_peak_rss_mb\":%.1f,\"controller_cpu_s\":%.2f,"
 	       "\"floor_p99_ms\":%.1f,\"ratio_vs_floor\":%.2f,\"frozen_ratio\":%.2f,\"p99_ms_whole_policy\":%.1f,"
 	       "\"rules\":%zu,\"update_bytes\":%zu,\"whole_update_bytes\":%zu,\"acked\":%zu,\"live\":%zu,"
-	       "\"reconnects\":%zu,\"floor_rss_mb\":%.1f,\"soak_applies\":%zu,\"rss_mb_after_soak\":%.1f}\n",
+	       "\"reconnects\":%zu,\"floor_rss_mb\":%.1f,\"soak_applies\":%zu,\"rss_mb_after_soak\":%.1f,\"floor_rss_mb_after_soak\":%.1f}\n",
 	       agents, run_a.r.p50_ms, run_a.r.p99_ms, run_a.r.max_ms, run_a.rss_mb, run_b.r.p99_ms, run_b.peak_mb,
 	       run_a.cpu_s, floor_r.p99_ms, floor_r.p99_ms > 0 ? run_a.r.p99_ms / floor_r.p99_ms : 0,
 	       run_a.r.p99_ms > 0 ? run_b.r.p99_ms / run_a.r.p99_ms : 0, run_w.r.p99_ms, rules, upd_len, whole_len,
-	       run_a.r.acked, n_live, fanout__reopened(sl, nthreads), floor_rss, soak, soak_rss);
+	       run_a.r.acked, n_live, fanout__reopened(sl, nthreads), floor_rss, soak, soak_rss, floor_soak_rss);
 	rc = run_a.r.acked == n_live && run_b.r.acked == n_live ? 0 : 1;
 cleanup:
 	fanout__fleet_stop(&f, th);
