@@ -64,15 +64,8 @@ static __always_inline int sl_cached_verdict(const struct sl_vc_entry *vc, __u32
 	struct sl_rule *r;
 
 	for (int i = 0; i < SL_VC_COUNTS; i++) {
-		if (i < vc->n_counts) {
-			__u32 cs = vc->counts[i];
-			struct sl_counter *c = bpf_map_lookup_elem(&sl_rule_counters, &cs);
-
-			if (c) {
-				c->packets++;
-				c->bytes += bytes;
-			}
-		}
+		if (i < vc->n_counts)
+			sl_count_slot(vc->counts[i], bytes);
 	}
 	if (vc->match < 0)
 		return -1;

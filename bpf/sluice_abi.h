@@ -173,14 +173,6 @@ struct sl_agg_set {
 	struct sl_agg_slot way[SL_AGG_WAYS];
 };
 
-/* A source's set: a multiplicative hash of its address (64-bit halves, as on the wire). */
-static inline __u32 sl_agg_set_of(__u64 a0, __u64 a1)
-{
-	__u64 x = (a0 ^ (a1 * 0x9E3779B97F4A7C15ULL)) * 0xFF51AFD7ED558CCDULL;
-
-	return (__u32)(x >> 32) & (SL_AGG_SETS - 1);
-}
-
 /* Which half of sl_agg_src the datapath counts into (the agent reads the other). */
 struct sl_agg_ctl {
 	__u32 half; /* 0 or 1 */

@@ -18,8 +18,6 @@
 #include "common/policy_delta.h"
 #include "revcache.h"
 
-#define NONCE_BYTES REVCACHE_NONCE_BYTES
-
 struct revcache {
 	struct store *st;
 	struct revcache_entry slot[REVCACHE_SLOTS];
@@ -62,9 +60,9 @@ static int encode(struct revcache_entry *e, uint64_t wire_rev, const char *hash,
 	u.revision = wire_rev;
 	u.hash = (char *)hash;
 	head = sluice__v1__policy_update__get_packed_size(&u); /* fields 1 and 2 */
-	body = head + 1 + varint_len(policy_len) + policy_len + 1 + NONCE_BYTES;
+	body = head + 1 + varint_len(policy_len) + policy_len + 1 + REVCACHE_NONCE_BYTES;
 	total = 1 + varint_len(body) + body;
-	buf = malloc(total - NONCE_BYTES);
+	buf = malloc(total - REVCACHE_NONCE_BYTES);
 	if (!buf)
 		return -ENOMEM;
 	p = buf;
@@ -239,7 +237,7 @@ struct revcache_entry *revcache__get_for(struct revcache *c, uint64_t rev, uint6
 
 void revcache__nonce(uint64_t nonce, uint8_t p[REVCACHE_NONCE_BYTES])
 {
-	for (int i = 0; i < NONCE_BYTES - 1; i++, nonce >>= 7)
+	for (int i = 0; i < REVCACHE_NONCE_BYTES - 1; i++, nonce >>= 7)
 		p[i] = (uint8_t)(nonce | 0x80);
-	p[NONCE_BYTES - 1] = (uint8_t)nonce;
+	p[REVCACHE_NONCE_BYTES - 1] = (uint8_t)nonce;
 }

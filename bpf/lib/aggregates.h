@@ -46,6 +46,14 @@ static __always_inline void sl_agg_add(struct sl_agg *a, __u32 bytes, __u32 syn,
 		a->ports[(port_bit >> 6) & (SL_AGG_PORT_WORDS - 1)] |= 1ULL << (port_bit & 63);
 }
 
+/* A source's set: a multiplicative hash of its address (64-bit halves, as on the wire). */
+static __always_inline __u32 sl_agg_set_of(__u64 a0, __u64 a1)
+{
+	__u64 x = (a0 ^ (a1 * 0x9E3779B97F4A7C15ULL)) * 0xFF51AFD7ED558CCDULL;
+
+	return (__u32)(x >> 32) & (SL_AGG_SETS - 1);
+}
+
 /* Whether slot w holds source p. */
 static __always_inline int sl_agg_is(const struct sl_agg_slot *w, const struct sl_pkt *p)
 {

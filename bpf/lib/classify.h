@@ -54,15 +54,20 @@ static __always_inline __u32 sl_ctz64(__u64 x)
 	return n;
 }
 
-static __always_inline void sl_count_rule(const struct sl_rule *r, __u32 bytes)
+/* Counts a packet of `bytes` for the rule whose counter slot is slot. */
+static __always_inline void sl_count_slot(__u32 slot, __u32 bytes)
 {
-	__u32 slot = r->counter;
 	struct sl_counter *c = bpf_map_lookup_elem(&sl_rule_counters, &slot);
 
 	if (c) {
 		c->packets++;
 		c->bytes += bytes;
 	}
+}
+
+static __always_inline void sl_count_rule(const struct sl_rule *r, __u32 bytes)
+{
+	sl_count_slot(r->counter, bytes);
 }
 
 struct sl_match_ctx {

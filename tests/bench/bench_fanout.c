@@ -250,14 +250,20 @@ struct run {
 	double rss_mb, peak_mb, cpu_s;
 };
 
+/* Forgets every agent's last Ack, before a new update goes out. */
+static void reset_acks(struct fanout_fleet *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		atomic_store(&f->s[i].acked_ns, 0);
+}
+
 static int measured_apply(struct fanout_fleet *f, struct rpc_channel *cch, pid_t ctl, const Sluice__V1__Policy *p,
 			  uint64_t *rev, struct run *out)
 {
 	double cpu0, rss, hwm;
 	int64_t t0;
 
-	for (size_t i = 0; i < f->n; i++)
-		atomic_store(&f->s[i].acked_ns, 0);
+	reset_acks(f);
 	atomic_store(&f->want_rev, *rev + 1);
 	proc_usage(ctl, &rss, &hwm, &cpu0);
 	t0 = fanout__now_ns();
@@ -413,8 +419,7 @@ int main(int argc, char **argv)
 	floor_r = fanout__wait_acks(&f, t0);
 	proc_usage(flo, &floor_rss, &hwm, &cpu);
 	for (size_t i = 0; i < soak; i++) {
-		for (size_t j = 0; j < f.n; j++)
-			atomic_store(&f.s[j].acked_ns, 0);
+		reset_acks(&f);
 		floor_count(fch, upd, upd_len);
 		fanout__wait_acks(&f, fanout__now_ns());
 		fanout__sleep_ms(1000);
